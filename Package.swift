@@ -1,0 +1,41 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let package = Package(
+    name: "roster",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "roster", targets: ["roster"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        // libyaml from the system (Debian: libyaml-dev), read through its event API.
+        .systemLibrary(
+            name: "CYAML",
+            pkgConfig: "yaml-0.1",
+            providers: [.apt(["libyaml-dev"]), .brew(["libyaml"])]
+        ),
+        // Model values, diagnostics and validation rules: Foundation only, no I/O.
+        .target(name: "RosterCore"),
+        // Files → Core values: the libyaml loader with positions, roster.yaml, documents.
+        .target(name: "RosterManifest", dependencies: ["CYAML", "RosterCore"]),
+        // Commands, reporters and exit codes.
+        .target(
+            name: "RosterCLI",
+            dependencies: [
+                "RosterCore", "RosterManifest",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .executableTarget(name: "roster", dependencies: ["RosterCLI"]),
+        .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore"]),
+        .testTarget(name: "RosterManifestTests", dependencies: ["RosterManifest", "RosterCore"]),
+        .testTarget(
+            name: "RosterCLITests",
+            dependencies: ["RosterCLI", "RosterManifest", "RosterCore"],
+            resources: [.copy("Golden")]
+        ),
+    ]
+)

@@ -1,0 +1,67 @@
+import Foundation
+
+/// Where a command writes text: the process's stdout or stderr, or a buffer in tests.
+public final class TextSink: @unchecked Sendable {
+    private let lock = NSLock()
+    private let handle: FileHandle?
+    private var buffer = ""
+
+    /// A sink that writes through to `handle`.
+    public init(handle: FileHandle) {
+        self.handle = handle
+    }
+
+    /// A sink that keeps what is written, for tests.
+    public init() {
+        self.handle = nil
+    }
+
+    public func write(_ text: String) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let handle {
+            handle.write(Data(text.utf8))
+        } else {
+            buffer += text
+        }
+    }
+
+    /// Everything written so far (buffered sinks only).
+    public var text: String {
+        lock.lock()
+        defer { lock.unlock() }
+        return buffer
+    }
+}
+
+/// What a command may see of the world: passed in so tests control every part of it.
+public struct Environment: Sendable {
+    public var workingDirectory: String
+    public var variables: [String: String]
+    public var stdout: TextSink
+    public var stderr: TextSink
+    /// Whether stdout is a terminal (colour and prompts are for terminals only).
+    public var stdoutIsTerminal: Bool
+    /// The clock; validation reads today's UTC date from it.
+    public var now: @Sendable () -> Date
+
+    public init(workingDirectory: String, variables: [String: String], stdout: TextSink, stderr: TextSink,
+                stdoutIsTerminal: Bool, now: @escaping @Sendable () -> Date) {
+        self.workingDirectory = workingDirectory
+        self.variables = variables
+        self.stdout = stdout
+        self.stderr = stderr
+        self.stdoutIsTerminal = stdoutIsTerminal
+        self.now = now
+    }
+
+    /// The real process: its directory, variables, standard streams and the system clock.
+    public static func process() -> Environment {
+        Environment(workingDirectory: FileManager.default.currentDirectoryPath,
+                    variables: ProcessInfo.processInfo.environment,
+                    stdout: TextSink(handle: .standardOutput),
+                    stderr: TextSink(handle: .standardError),
+                    stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
+                    now: { Date() })
+    }
+}

@@ -1,0 +1,148 @@
+import Foundation
+import RosterCore
+
+/// The outcome of `roster validate`, as handed to a reporter.
+struct ValidationReport {
+    var diagnostics: [Diagnostic]
+    var files: Int
+    var roles: Int
+    var users: Int
+    var customers: Int
+    var accounts: Int
+    /// False when a file could not be read, so references between files were not checked.
+    var referencesChecked: Bool
+
+    var errors: Int { diagnostics.filter(\.isError).count }
+    var warnings: Int { diagnostics.count - errors }
+}
+
+/// One output format for diagnostics; every format sits behind this protocol.
+protocol DiagnosticReporter {
+    /// The `--format` value that selects this reporter.
+    static var identifier: String { get }
+    func render(_ report: ValidationReport) -> String
+}
+
+/// `path:line:col: severity: message [code]`, with notes beneath, and a summary line.
+struct TextReporter: DiagnosticReporter {
+    static let identifier = "text"
+    var color: Bool
+
+    func render(_ report: ValidationReport) -> String {
+        var out = ""
+        for diagnostic in report.diagnostics {
+            let label = diagnostic.severity == .error ? paint("error:", "31") : paint("warning:", "33")
+            out += "\(diagnostic.location): \(label) \(diagnostic.message) [\(diagnostic.code.rawValue)]\n"
+            for note in diagnostic.notes {
+                out += "\(note.location): \(paint("note:", "36")) \(note.message)\n"
+            }
+        }
+        out += "Validated \(plural(report.files, "file")) (\(plural(report.roles, "role")), "
+            + "\(plural(report.users, "user")), \(plural(report.customers, "customer")), "
+            + "\(plural(report.accounts, "account"))): \(plural(report.errors, "error")), "
+            + "\(plural(report.warnings, "warning")).\n"
+        if !report.referencesChecked {
+            out += "Some files could not be read completely; references between files were not checked. Fix the errors above and run again.\n"
+        }
+        return out
+    }
+
+    private func paint(_ text: String, _ code: String) -> String {
+        color ? "\u{1B}[1;\(code)m\(text)\u{1B}[0m" : text
+    }
+}
+
+/// A stable JSON document: `formatVersion`, `diagnostics`, `summary`; keys sorted.
+struct JSONReporter: DiagnosticReporter {
+    static let identifier = "json"
+
+    struct Output: Encodable {
+        struct Note: Encodable {
+            var file: String
+            var line: Int
+            var column: Int
+            var message: String
+        }
+        struct Item: Encodable {
+            var file: String
+            var line: Int
+            var column: Int
+            var severity: String
+            var code: String
+            var message: String
+            var notes: [Note]
+        }
+        struct Summary: Encodable {
+            var files, roles, users, customers, accounts, errors, warnings: Int
+            var referencesChecked: Bool
+        }
+        var formatVersion = 1
+        var diagnostics: [Item]
+        var summary: Summary
+    }
+
+    func render(_ report: ValidationReport) -> String {
+        let output = Output(
+            diagnostics: report.diagnostics.map { d in
+                Output.Item(file: d.location.file, line: d.location.line, column: d.location.column,
+                            severity: d.severity.rawValue, code: d.code.rawValue, message: d.message,
+                            notes: d.notes.map {
+                                Output.Note(file: $0.location.file, line: $0.location.line,
+                                            column: $0.location.column, message: $0.message)
+                            })
+            },
+            summary: Output.Summary(files: report.files, roles: report.roles, users: report.users,
+                                    customers: report.customers, accounts: report.accounts,
+                                    errors: report.errors, warnings: report.warnings,
+                                    referencesChecked: report.referencesChecked))
+        return encodeJSON(output)
+    }
+}
+
+/// Encodes with sorted keys and a trailing newline, so equal values give equal bytes.
+func encodeJSON<T: Encodable>(_ value: T) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(value) else { return "{}\n" }
+    return String(decoding: data, as: UTF8.self) + "\n"
+}
+
+/// GitHub Actions workflow commands: `::error file=…,line=…,col=…,title=…::message`.
+struct GitHubReporter: DiagnosticReporter {
+    static let identifier = "github"
+
+    func render(_ report: ValidationReport) -> String {
+        var out = ""
+        for diagnostic in report.diagnostics {
+            var properties = ["file=\(escapeProperty(diagnostic.location.file))"]
+            if diagnostic.location.line > 0 { properties.append("line=\(diagnostic.location.line)") }
+            if diagnostic.location.column > 0 { properties.append("col=\(diagnostic.location.column)") }
+            properties.append("title=\(escapeProperty("roster \(diagnostic.code.rawValue)"))")
+            var message = "\(diagnostic.message) [\(diagnostic.code.rawValue)]"
+            for note in diagnostic.notes {
+                message += "\n\(note.location): note: \(note.message)"
+            }
+            out += "::\(diagnostic.severity.rawValue) \(properties.joined(separator: ","))::\(escapeData(message))\n"
+        }
+        out += "Validated \(plural(report.files, "file")): \(plural(report.errors, "error")), "
+            + "\(plural(report.warnings, "warning")).\n"
+        return out
+    }
+
+    /// Escaping as the Actions runner expects for a command's message.
+    private func escapeData(_ text: String) -> String {
+        text.replacingOccurrences(of: "%", with: "%25")
+            .replacingOccurrences(of: "\r", with: "%0D")
+            .replacingOccurrences(of: "\n", with: "%0A")
+    }
+
+    /// Escaping for a property value, which also may not contain `:` or `,`.
+    private func escapeProperty(_ text: String) -> String {
+        escapeData(text).replacingOccurrences(of: ":", with: "%3A").replacingOccurrences(of: ",", with: "%2C")
+    }
+}
+
+/// "1 file", "2 files".
+func plural(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
+}

@@ -1,0 +1,68 @@
+import ArgumentParser
+import Foundation
+import RosterCore
+import RosterManifest
+
+/// `roster validate`: load every source and report every problem at once.
+struct Validate: ParsableCommand, RosterRunnable {
+    static let configuration = CommandConfiguration(
+        abstract: "Check the files and report every problem at once, by file, line and column.",
+        discussion: """
+        Never touches the store. Exits 0 when the files are valid (warnings allowed) and 3 when \
+        any error is found. Formats: text (default), json, github (workflow annotations).
+
+        Examples:
+          roster validate
+          roster validate --config examples/quickstart/roster.yaml --format json
+          roster validate --format github      # in a GitHub Actions step
+        """
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    func validate() throws {
+        if options.format == .markdown {
+            throw ValidationError("validate supports --format text, json or github, not markdown")
+        }
+    }
+
+    func run(in environment: Environment) throws -> ExitStatus {
+        let loaded = loadAndValidate(options: options, in: environment)
+        let report = ValidationReport(diagnostics: loaded.diagnostics, files: loaded.manifest.files.count,
+                                      roles: loaded.manifest.directory.roles.count,
+                                      users: loaded.manifest.directory.users.count,
+                                      customers: loaded.manifest.directory.customers.count,
+                                      accounts: loaded.manifest.directory.accounts.count,
+                                      referencesChecked: !loaded.manifest.isIncomplete)
+        let reporter: DiagnosticReporter
+        switch options.format {
+        case .json: reporter = JSONReporter()
+        case .github: reporter = GitHubReporter()
+        case .text, .markdown: reporter = TextReporter(color: options.useColor(in: environment))
+        }
+        environment.stdout.write(reporter.render(report))
+        return loaded.diagnostics.hasErrors ? .invalidFiles : .success
+    }
+}
+
+/// A project read and checked: the manifest and every diagnostic, sorted.
+struct CheckedManifest {
+    var manifest: Manifest
+    var diagnostics: [Diagnostic]
+}
+
+/// Finds roster.yaml, loads it and its sources, and runs every validation rule.
+func loadAndValidate(options: GlobalOptions, in environment: Environment) -> CheckedManifest {
+    let loader = ManifestLoader(displayBase: environment.workingDirectory)
+    guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory) else {
+        let diagnostic = Diagnostic(.configNotFound(searched: environment.workingDirectory), at: .file("roster.yaml"))
+        return CheckedManifest(manifest: Manifest(configFile: "roster.yaml", root: environment.workingDirectory),
+                               diagnostics: [diagnostic])
+    }
+    let manifest = loader.load(configPath: configPath)
+    var validator = Validator(config: manifest.config, directory: manifest.directory,
+                              today: Day(containing: environment.now()))
+    validator.checkReferences = !manifest.isIncomplete
+    let diagnostics = (manifest.diagnostics + validator.run()).sorted()
+    return CheckedManifest(manifest: manifest, diagnostics: diagnostics)
+}

@@ -1,0 +1,290 @@
+/// The rules of SPEC §3 over loaded values: pure, no I/O, every problem collected.
+public struct Validator {
+    public let config: Config
+    public let directory: Directory
+    /// The current UTC day, for `expires`.
+    public let today: Day
+    /// Skip rules that resolve references across files (used when some file failed to load,
+    /// so a half-read directory does not produce a flood of misleading "not declared" errors).
+    public var checkReferences = true
+
+    public init(config: Config, directory: Directory, today: Day) {
+        self.config = config
+        self.directory = directory
+        self.today = today
+    }
+
+    /// Every problem, sorted by file, line and column.
+    public func run() -> [Diagnostic] {
+        var context = Context(validator: self)
+        context.checkCatalogueAndRoles()
+        context.checkUsers()
+        context.checkCustomers()
+        context.checkAccounts()
+        if checkReferences {
+            context.checkUsage()
+        }
+        return context.diagnostics.sorted()
+    }
+}
+
+/// Shared lookups built once; the rules read them.
+private struct Context {
+    let validator: Validator
+    var diagnostics: [Diagnostic] = []
+    var roles: [String: Role] = [:]
+    var users: [String: User] = [:]
+    var customers: [String: Customer] = [:]
+    var usedRoles: Set<String> = []
+    var assignedUsers: Set<String> = []
+    /// Suggestions cost a scan of the candidates each; a directory with thousands of broken
+    /// references gets suggestions for the first ones only, so validation stays linear.
+    var suggestionBudget = 200
+
+    init(validator: Validator) {
+        self.validator = validator
+    }
+
+    var directory: Directory { validator.directory }
+    var checkReferences: Bool { validator.checkReferences }
+
+    mutating func suggest<S: Sequence>(_ word: String, in candidates: S) -> String? where S.Element == String {
+        guard suggestionBudget > 0 else { return nil }
+        suggestionBudget -= 1
+        return Suggestion.closest(to: word, in: candidates)
+    }
+
+    mutating func report(_ problem: Problem, at location: SourceLocation, notes: [DiagnosticNote] = []) {
+        diagnostics.append(Diagnostic(problem, at: location, notes: notes))
+    }
+
+    // MARK: Roles and the catalogue
+
+    mutating func checkCatalogueAndRoles() {
+        let catalogue = validator.config.permissions
+        var modules: [String: Set<String>] = [:]
+        for module in catalogue.modules {
+            modules[module.name.value] = Set(module.actions.map(\.value))
+        }
+        for role in directory.roles {
+            checkSlug(role.id, field: "role id")
+            if role.id.value == "owner" {
+                report(.reservedRoleID, at: role.id.location)
+            }
+            if let first = roles[role.id.value] {
+                report(.duplicateID(kind: "role", id: role.id.value), at: role.id.location,
+                       notes: [DiagnosticNote("first declared here", at: first.id.location)])
+                continue
+            }
+            roles[role.id.value] = role
+            for grant in role.permissions {
+                guard let actions = modules[grant.module.value] else {
+                    report(.unknownModule(module: grant.module.value,
+                                          suggestion: suggest(grant.module.value, in: modules.keys)),
+                           at: grant.module.location)
+                    continue
+                }
+                for action in grant.actions where action.value != "*" && !actions.contains(action.value) {
+                    report(.unknownAction(module: grant.module.value, action: action.value,
+                                          suggestion: suggest(action.value, in: actions)),
+                           at: action.location)
+                }
+            }
+        }
+    }
+
+    // MARK: Users
+
+    mutating func checkUsers() {
+        for user in directory.users {
+            guard Syntax.isEmail(user.email.value) else {
+                report(.invalidEmail(value: user.email.value), at: user.email.location)
+                continue
+            }
+            if let first = users[user.key] {
+                report(.duplicateEmail(email: user.email.value), at: user.email.location,
+                       notes: [DiagnosticNote("first declared here", at: first.email.location)])
+                continue
+            }
+            users[user.key] = user
+        }
+        for user in directory.users {
+            for previous in user.previousEmails {
+                if !Syntax.isEmail(previous.value) {
+                    report(.invalidEmail(value: previous.value), at: previous.location)
+                } else if let other = users[previous.value.lowercased()] {
+                    report(.previousEmailCollision(previous: previous.value), at: previous.location,
+                           notes: [DiagnosticNote("declared as a user here", at: other.email.location)])
+                }
+            }
+        }
+    }
+
+    // MARK: Scopes
+
+    mutating func checkCustomers() {
+        for customer in directory.customers {
+            checkSlug(customer.id, field: "customer id")
+            if let first = customers[customer.id.value] {
+                report(.duplicateID(kind: "customer", id: customer.id.value), at: customer.id.location,
+                       notes: [DiagnosticNote("first declared here", at: first.id.location)])
+            } else {
+                customers[customer.id.value] = customer
+            }
+            let scope = "customer '\(customer.id.value)'"
+            checkOwner(customer.owner, scope: scope, scopeActive: customer.status == .active)
+            checkMembers(customer.members, scope: scope)
+        }
+    }
+
+    mutating func checkAccounts() {
+        var accounts: [String: Account] = [:]
+        var perCustomer: [String: Int] = [:]
+        for account in directory.accounts {
+            checkSlug(account.id, field: "account id")
+            if let first = accounts[account.id.value] {
+                report(.duplicateID(kind: "account", id: account.id.value), at: account.id.location,
+                       notes: [DiagnosticNote("first declared here", at: first.id.location)])
+            } else {
+                accounts[account.id.value] = account
+            }
+            let scope = "account '\(account.id.value)'"
+            if let owner = account.owner {
+                checkOwner(owner, scope: scope, scopeActive: account.status == .active)
+            }
+            checkMembers(account.members, scope: scope)
+            let limit = account.memberLimit?.value ?? validator.config.limits.membersPerAccount
+            if account.members.count > limit {
+                report(.limitExceeded(what: "members", scope: scope, count: account.members.count, limit: limit),
+                       at: account.members[limit].location, notes: limitNote(account.memberLimit))
+            }
+            guard checkReferences else { continue }
+            guard let customer = customers[account.customer.value] else {
+                report(.unknownCustomer(id: account.customer.value,
+                                        suggestion: suggest(account.customer.value, in: customers.keys)),
+                       at: account.customer.location)
+                continue
+            }
+            let count = perCustomer[customer.id.value, default: 0] + 1
+            perCustomer[customer.id.value] = count
+            let accountLimit = customer.accountLimit?.value ?? validator.config.limits.accountsPerCustomer
+            if count == accountLimit + 1 {
+                let total = directory.accounts.lazy.filter { $0.customer.value == customer.id.value }.count
+                report(.limitExceeded(what: "accounts", scope: "customer '\(customer.id.value)'",
+                                      count: total, limit: accountLimit),
+                       at: account.customer.location, notes: limitNote(customer.accountLimit))
+            }
+        }
+    }
+
+    func limitNote(_ limit: Located<Int>?) -> [DiagnosticNote] {
+        limit.map { [DiagnosticNote("limit set here", at: $0.location)] } ?? []
+    }
+
+    mutating func checkOwner(_ owner: Located<String>, scope: String, scopeActive: Bool) {
+        let key = owner.value.lowercased()
+        assignedUsers.insert(key)
+        guard checkReferences else { return }
+        guard let user = users[key] else {
+            report(.unknownUser(email: owner.value, role: "owner",
+                                suggestion: suggest(key, in: users.keys)), at: owner.location)
+            return
+        }
+        if user.status == .inactive, scopeActive {
+            report(.inactiveOwner(email: owner.value, scope: scope), at: owner.location,
+                   notes: [DiagnosticNote("declared inactive here", at: user.email.location)])
+        }
+    }
+
+    mutating func checkMembers(_ members: [Member], scope: String) {
+        var seen: [String: Member] = [:]
+        seen.reserveCapacity(members.count)
+        for member in members {
+            let key = member.user.value.lowercased()
+            assignedUsers.insert(key)
+            if let first = seen[key] {
+                report(.duplicateMember(email: member.user.value, scope: scope), at: member.user.location,
+                       notes: [DiagnosticNote("first listed here", at: first.user.location)])
+            } else {
+                seen[key] = member
+            }
+            for role in member.roles {
+                usedRoles.insert(role.value)
+                if role.value == "owner" {
+                    report(.reservedRole, at: role.location)
+                } else if checkReferences, roles[role.value] == nil {
+                    report(.unknownRole(id: role.value, suggestion: suggest(role.value, in: roles.keys)),
+                           at: role.location)
+                }
+            }
+            if let expires = member.expires, expires.value <= validator.today {
+                report(.expiredMembership(email: member.user.value, scope: scope, expires: expires.value.description),
+                       at: expires.location)
+            }
+            guard checkReferences else { continue }
+            if let user = users[key] {
+                if user.status == .inactive {
+                    report(.inactiveMember(email: member.user.value, scope: scope), at: member.user.location,
+                           notes: [DiagnosticNote("declared inactive here", at: user.email.location)])
+                }
+            } else {
+                report(.unknownUser(email: member.user.value, role: "member",
+                                    suggestion: suggest(key, in: users.keys)), at: member.user.location)
+            }
+        }
+    }
+
+    // MARK: Warnings over the whole directory
+
+    mutating func checkUsage() {
+        for role in directory.roles where !usedRoles.contains(role.id.value) && roles[role.id.value]?.location == role.location {
+            report(.unusedRole(id: role.id.value), at: role.id.location)
+        }
+        for user in directory.users where user.status == .active && !assignedUsers.contains(user.key) {
+            report(.unassignedUser(email: user.email.value), at: user.email.location)
+        }
+    }
+
+    mutating func checkSlug(_ id: Located<String>, field: String) {
+        if !Syntax.isSlug(id.value) {
+            report(.invalidSlug(field: field, value: id.value), at: id.location)
+        }
+    }
+}
+
+/// The shapes of identifiers (SPEC §1).
+public enum Syntax {
+    /// `[a-z0-9][a-z0-9-]{0,62}`.
+    public static func isSlug(_ text: String) -> Bool {
+        let bytes = text.utf8
+        guard let first = bytes.first, bytes.count <= 63, isLowerAlnum(first) else { return false }
+        return bytes.allSatisfy { isLowerAlnum($0) || $0 == UInt8(ascii: "-") }
+    }
+
+    /// A plain `local@domain.tld` address: no spaces, quotes or brackets; a dotted domain.
+    public static func isEmail(_ text: String) -> Bool {
+        let bytes = Array(text.utf8)
+        guard bytes.count <= 254, let at = bytes.firstIndex(of: UInt8(ascii: "@")), at > 0,
+              bytes.lastIndex(of: UInt8(ascii: "@")) == at else { return false }
+        let local = bytes[..<at]
+        let domain = bytes[(at + 1)...]
+        guard local.count <= 64, !local.contains(where: { forbiddenInLocalPart.contains($0) || $0 < 0x20 }),
+              local.first != UInt8(ascii: "."), local.last != UInt8(ascii: ".") else { return false }
+        let labels = domain.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard labels.count >= 2 else { return false }
+        return labels.allSatisfy { label in
+            !label.isEmpty && label.count <= 63 && label.first != UInt8(ascii: "-") && label.last != UInt8(ascii: "-")
+                && label.allSatisfy { isAlnum($0) || $0 == UInt8(ascii: "-") || $0 >= 0x80 }
+        }
+    }
+
+    private static let forbiddenInLocalPart = Set(" \t\r\n\"(),:;<>[\\]".utf8)
+
+    private static func isLowerAlnum(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9"))
+    }
+
+    private static func isAlnum(_ byte: UInt8) -> Bool {
+        isLowerAlnum(byte) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+    }
+}

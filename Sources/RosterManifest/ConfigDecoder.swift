@@ -1,0 +1,160 @@
+import RosterCore
+
+/// Decodes roster.yaml (SPEC §2.1) into a `Config`.
+struct ConfigDecoder {
+    var reader: NodeReader
+
+    init(tree: YAMLTree) {
+        reader = NodeReader(tree: tree)
+    }
+
+    static let fields = ["version", "sources", "state", "permissions", "invitations", "safety", "limits"]
+
+    /// The configuration, with defaults for what the file leaves out.
+    mutating func decode() -> Config {
+        var config = Config()
+        let tree = reader.tree
+        guard let root = tree.documents.first else {
+            reader.diagnostics.append(Diagnostic(.missingField(field: "version", in: "roster.yaml"),
+                                                 at: SourceLocation(file: tree.file, line: 1, column: 1)))
+            return config
+        }
+        for extra in tree.documents.dropFirst() {
+            reader.report(.wrongType(field: "roster.yaml", expected: "a single document", found: "another document"), at: extra)
+        }
+        reader.mapping(root, field: "roster.yaml", in: "roster.yaml", fields: Self.fields,
+                       required: ["version", "sources"]) { r, key, value in
+            switch key {
+            case "version":
+                if let version = r.string(value, field: "version"), version.value != "1" {
+                    r.report(.unsupportedVersion(version: version.value), at: value)
+                }
+            case "sources":
+                config.sources = r.strings(value, field: "sources")
+                if config.sources.isEmpty, r.tree.kind(value) != .scalar || r.tree.isNull(value) {
+                    r.report(.invalidValue(field: "sources", value: "[]", expected: "at least one file, folder or glob"), at: value)
+                }
+            case "state": config.state = r.optionalString(value, field: "state")
+            case "permissions": config.permissions = Self.catalogue(value, reader: &r)
+            case "invitations": config.invitations = Self.invitations(value, reader: &r)
+            case "safety": config.safety = Self.safety(value, reader: &r)
+            case "limits": config.limits = Self.limits(value, reader: &r)
+            default: break
+            }
+        }
+        return config
+    }
+
+    private static func catalogue(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> Catalogue {
+        var catalogue = Catalogue()
+        let tree = r.tree
+        if tree.isNull(node) { return catalogue }
+        guard tree.kind(node) == .mapping else {
+            r.report(.wrongType(field: "permissions", expected: "a mapping of module to actions",
+                                found: tree.typeName(node)), at: node)
+            return catalogue
+        }
+        for (key, value) in tree.entries(node) {
+            guard let module = r.string(key, field: "permissions module") else { continue }
+            let actions = r.strings(value, field: "permissions.\(module.value)")
+            for action in actions where action.value == "*" {
+                r.diagnostics.append(Diagnostic(.invalidValue(field: "catalogue action", value: "*",
+                                                              expected: "a named action; '*' is for roles"),
+                                                at: action.location))
+            }
+            catalogue.modules.append((module, actions.filter { $0.value != "*" }))
+        }
+        return catalogue
+    }
+
+    private static func invitations(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> InvitationSettings {
+        var settings = InvitationSettings()
+        if r.tree.isNull(node) { return settings }
+        r.mapping(node, field: "invitations", in: "invitations",
+                  fields: ["ttl", "reissueExpired", "maxReissues", "acceptUrl", "delivery"]) { r, key, value in
+            switch key {
+            case "ttl": settings.ttl = r.duration(value, field: "invitations.ttl") ?? settings.ttl
+            case "reissueExpired": settings.reissueExpired = r.bool(value, field: "invitations.reissueExpired") ?? settings.reissueExpired
+            case "maxReissues": settings.maxReissues = r.count(value, field: "invitations.maxReissues")?.value ?? settings.maxReissues
+            case "acceptUrl":
+                if let url = r.string(value, field: "invitations.acceptUrl") {
+                    if url.value.contains("{token}") {
+                        settings.acceptURL = url.value
+                    } else {
+                        r.report(.invalidValue(field: "invitations.acceptUrl", value: url.value,
+                                               expected: "a URL containing '{token}'"), at: value)
+                    }
+                }
+            case "delivery": settings.delivery = delivery(value, reader: &r) ?? settings.delivery
+            default: break
+            }
+        }
+        return settings
+    }
+
+    private static func delivery(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> DeliverySettings? {
+        var fields: [String: Located<String>] = [:]
+        let ok = r.mapping(node, field: "invitations.delivery", in: "invitations.delivery",
+                           fields: ["kind", "path", "url", "secretEnv", "command"], required: ["kind"]) { r, key, value in
+            if let text = r.string(value, field: "delivery.\(key)") { fields[key] = text }
+        }
+        guard ok, let kind = fields["kind"] else { return nil }
+        func only(_ allowed: Set<String>) -> Bool {
+            for (key, value) in fields.sorted(by: { $0.key < $1.key }) where key != "kind" && !allowed.contains(key) {
+                r.diagnostics.append(Diagnostic(.unknownField(field: key, in: "delivery of kind '\(kind.value)'",
+                                                              suggestion: nil), at: value.location))
+                return false
+            }
+            return true
+        }
+        switch kind.value {
+        case "file":
+            guard only(["path"]) else { return nil }
+            return .file(path: fields["path"]?.value ?? ".roster/outbox")
+        case "webhook":
+            guard only(["url", "secretEnv"]) else { return nil }
+            guard let url = fields["url"] else {
+                r.report(.missingField(field: "url", in: "delivery of kind 'webhook'"), at: node)
+                return nil
+            }
+            return .webhook(url: url.value, secretEnv: fields["secretEnv"]?.value)
+        case "sendmail":
+            guard only(["command"]) else { return nil }
+            return .sendmail(command: fields["command"]?.value ?? "/usr/sbin/sendmail -t")
+        default:
+            r.diagnostics.append(Diagnostic(.invalidValue(field: "delivery kind", value: kind.value,
+                                                          expected: "'file', 'webhook' or 'sendmail'"),
+                                            at: kind.location))
+            return nil
+        }
+    }
+
+    private static func safety(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> SafetySettings {
+        var settings = SafetySettings()
+        if r.tree.isNull(node) { return settings }
+        r.mapping(node, field: "safety", in: "safety",
+                  fields: ["maxUserDeactivations", "maxMembershipRemovals"]) { r, key, value in
+            guard let threshold = r.threshold(value, field: "safety.\(key)") else { return }
+            if key == "maxUserDeactivations" {
+                settings.maxUserDeactivations = threshold
+            } else {
+                settings.maxMembershipRemovals = threshold
+            }
+        }
+        return settings
+    }
+
+    private static func limits(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> LimitSettings {
+        var settings = LimitSettings()
+        if r.tree.isNull(node) { return settings }
+        r.mapping(node, field: "limits", in: "limits", fields: ["accountsPerCustomer", "membersPerAccount"]) { r, key, value in
+            guard let count = r.count(value, field: "limits.\(key)")?.value else { return }
+            if key == "accountsPerCustomer" {
+                settings.accountsPerCustomer = count
+            } else {
+                settings.membersPerAccount = count
+            }
+        }
+        return settings
+    }
+}

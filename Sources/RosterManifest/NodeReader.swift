@@ -1,0 +1,189 @@
+import RosterCore
+
+/// Typed reads from a `YAMLTree`, each reporting a diagnostic at the node when the value
+/// does not fit. Scalars stay strings unless the field asks for another type (SPEC §10).
+struct NodeReader {
+    let tree: YAMLTree
+    var diagnostics: [Diagnostic] = []
+
+    init(tree: YAMLTree) {
+        self.tree = tree
+    }
+
+    typealias NodeID = YAMLTree.NodeID
+
+    mutating func report(_ problem: Problem, at node: NodeID, notes: [DiagnosticNote] = []) {
+        diagnostics.append(Diagnostic(problem, at: tree.location(node), notes: notes))
+    }
+
+    /// Walks a mapping whose keys must come from `fields`; calls `body` for each known key.
+    ///
+    /// Reports a non-mapping, unknown keys (with a suggestion) and missing `required` keys.
+    /// Returns false when the node is not a mapping.
+    @discardableResult
+    mutating func mapping(_ node: NodeID, field: String, in container: String,
+                          fields: [String], required: [String] = [],
+                          _ body: (inout NodeReader, String, NodeID) -> Void) -> Bool {
+        guard tree.kind(node) == .mapping else {
+            report(.wrongType(field: field, expected: "a mapping", found: tree.typeName(node)), at: node)
+            return false
+        }
+        var present: Set<String> = []
+        for (key, value) in tree.entries(node) {
+            guard let name = tree.scalar(key) else {
+                report(.wrongType(field: "key", expected: "a string", found: tree.typeName(key)), at: key)
+                continue
+            }
+            if name == "<<" {
+                report(.mergeKey, at: key)
+                continue
+            }
+            guard fields.contains(name) else {
+                report(.unknownField(field: name, in: container,
+                                     suggestion: Suggestion.closest(to: name, in: fields)), at: key)
+                continue
+            }
+            present.insert(name)
+            body(&self, name, value)
+        }
+        for name in required where !present.contains(name) {
+            report(.missingField(field: name, in: container), at: node)
+        }
+        return true
+    }
+
+    /// A scalar as a string; nil (reported) for null or a collection.
+    mutating func string(_ node: NodeID, field: String) -> Located<String>? {
+        guard let text = tree.scalar(node), !tree.isNull(node) else {
+            report(.wrongType(field: field, expected: "a string", found: tree.typeName(node)), at: node)
+            return nil
+        }
+        return Located(text, at: tree.location(node))
+    }
+
+    /// A scalar as a string, where null means "not set".
+    mutating func optionalString(_ node: NodeID, field: String) -> String? {
+        if tree.isNull(node) { return nil }
+        return string(node, field: field)?.value
+    }
+
+    /// A list of strings; a null list is empty.
+    mutating func strings(_ node: NodeID, field: String) -> [Located<String>] {
+        if tree.isNull(node) { return [] }
+        guard tree.kind(node) == .sequence else {
+            report(.wrongType(field: field, expected: "a list", found: tree.typeName(node)), at: node)
+            return []
+        }
+        return tree.items(node).compactMap { string($0, field: field) }
+    }
+
+    /// A list of mappings or other items, each handed to `body`.
+    mutating func list(_ node: NodeID, field: String, _ body: (inout NodeReader, NodeID) -> Void) {
+        if tree.isNull(node) { return }
+        guard tree.kind(node) == .sequence else {
+            report(.wrongType(field: field, expected: "a list", found: tree.typeName(node)), at: node)
+            return
+        }
+        for item in tree.items(node) {
+            body(&self, item)
+        }
+    }
+
+    /// A whole number, zero or more.
+    mutating func count(_ node: NodeID, field: String) -> Located<Int>? {
+        guard let text = string(node, field: field)?.value else { return nil }
+        guard let value = Int(text), value >= 0 else {
+            report(.invalidValue(field: field, value: text, expected: "a whole number, 0 or more"), at: node)
+            return nil
+        }
+        return Located(value, at: tree.location(node))
+    }
+
+    /// A boolean; here, since the field asks for one, YAML 1.1's yes/no/on/off are accepted.
+    mutating func bool(_ node: NodeID, field: String) -> Bool? {
+        guard let text = string(node, field: field)?.value else { return nil }
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default:
+            report(.invalidValue(field: field, value: text, expected: "true or false"), at: node)
+            return nil
+        }
+    }
+
+    /// `active` or `inactive`.
+    mutating func status(_ node: NodeID, field: String = "status") -> DeclaredStatus? {
+        guard let text = string(node, field: field)?.value else { return nil }
+        guard let status = DeclaredStatus(rawValue: text) else {
+            report(.invalidValue(field: field, value: text, expected: "'active' or 'inactive'"), at: node)
+            return nil
+        }
+        return status
+    }
+
+    /// A `YYYY-MM-DD` date.
+    mutating func day(_ node: NodeID, field: String) -> Located<Day>? {
+        guard let text = string(node, field: field)?.value else { return nil }
+        guard let day = Day(parsing: text) else {
+            report(.invalidValue(field: field, value: text, expected: "a date written YYYY-MM-DD"), at: node)
+            return nil
+        }
+        return Located(day, at: tree.location(node))
+    }
+
+    /// A duration such as `7d`, `12h`, `30m`, `90s` or `1d12h`, in seconds.
+    mutating func duration(_ node: NodeID, field: String) -> Int? {
+        guard let text = string(node, field: field)?.value else { return nil }
+        guard let seconds = Duration.seconds(parsing: text), seconds > 0 else {
+            report(.invalidValue(field: field, value: text,
+                                 expected: "a positive duration such as '7d', '12h', '30m' or '90s'"), at: node)
+            return nil
+        }
+        return seconds
+    }
+
+    /// A threshold: a whole number (`10`) or a percentage (`10%`).
+    mutating func threshold(_ node: NodeID, field: String) -> Threshold? {
+        guard let text = string(node, field: field)?.value else { return nil }
+        if text.hasSuffix("%"), let percent = Double(text.dropLast()), percent >= 0, percent <= 100 {
+            return .percent(percent)
+        }
+        if let count = Int(text), count >= 0 {
+            return .count(count)
+        }
+        report(.invalidValue(field: field, value: text,
+                             expected: "a whole number or a percentage from 0% to 100%"), at: node)
+        return nil
+    }
+}
+
+/// Durations written with s, m, h and d units.
+public enum Duration {
+    /// Seconds in `text` (`7d`, `1d12h`, `90s`); nil when it is not a duration.
+    public static func seconds(parsing text: String) -> Int? {
+        var total = 0
+        var number = 0
+        var digits = 0
+        for character in text {
+            if let digit = character.wholeNumberValue, character.isASCII {
+                guard digits < 9 else { return nil }
+                number = number * 10 + digit
+                digits += 1
+                continue
+            }
+            let unit: Int
+            switch character {
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86_400
+            default: return nil
+            }
+            guard digits > 0 else { return nil }
+            total += number * unit
+            number = 0
+            digits = 0
+        }
+        return digits == 0 && !text.isEmpty ? total : nil
+    }
+}

@@ -1,0 +1,2 @@
+import RosterCLI
+rosterMain()
