@@ -32,10 +32,12 @@ let package = Package(
         .executableTarget(name: "roster", dependencies: ["RosterCLI"]),
         .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore"]),
         .testTarget(name: "RosterManifestTests", dependencies: ["RosterManifest", "RosterCore"]),
+        // Golden files and fixtures live beside the tests and are read through #filePath, so
+        // ROSTER_RECORD=1 can rewrite them in place.
         .testTarget(
             name: "RosterCLITests",
             dependencies: ["RosterCLI", "RosterManifest", "RosterCore"],
-            resources: [.copy("Golden")]
+            exclude: ["Golden", "Fixtures"]
         ),
     ]
 )

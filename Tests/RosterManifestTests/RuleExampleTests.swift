@@ -1,0 +1,72 @@
+import RosterCore
+import XCTest
+
+/// Runs every rule example and checks that its diagnostic has the right code, file, line and column.
+final class RuleExampleTests: XCTestCase {
+    func testBaseProjectIsClean() throws {
+        let project = try TestProject(files: ["roster.yaml": TestProject.baseConfig,
+                                              "directory/base.yaml": TestProject.baseDirectory])
+        defer { project.remove() }
+        let (_, diagnostics) = project.validate()
+        XCTAssertEqual(diagnostics, [])
+    }
+
+    func testEveryExamplePointsAtItsMarker() throws {
+        for (index, example) in ruleExamples.enumerated() {
+            var files = example.extraFiles
+            files["directory/base.yaml"] = TestProject.baseDirectory
+            var marked: (file: String, line: Int, column: Int)?
+            for (path, text) in [("roster.yaml", example.config ?? TestProject.baseConfig),
+                                 ("directory/case.yaml", example.document)] {
+                guard let text else { continue }
+                let (clean, marker) = Self.stripMarker(text)
+                files[path] = clean
+                if let marker { marked = (path, marker.line, marker.column) }
+            }
+            let project = try TestProject(files: files)
+            defer { project.remove() }
+            let (_, diagnostics) = project.validate()
+            let context = "example #\(index) [\(example.code.rawValue)]:\n"
+                + diagnostics.map { "  \($0.location): \($0.message) [\($0.code.rawValue)]" }.joined(separator: "\n")
+            guard let marked else {
+                XCTFail("\(context)\nhas no ↓ marker")
+                continue
+            }
+            let expected = SourceLocation(file: marked.file, line: marked.line, column: marked.column)
+            XCTAssertTrue(diagnostics.contains { $0.code == example.code && $0.location == expected },
+                          "\(context)\nexpected [\(example.code.rawValue)] at \(expected)")
+            XCTAssertEqual(diagnostics.hasErrors, example.code.severity == .error, context)
+        }
+    }
+
+    /// Every code a file can trigger has an example, so a new rule cannot ship without one.
+    func testEveryCodeHasAnExample() {
+        let elsewhere: Set<DiagnosticCode> = [.configNotFound, .unreadableFile, .fileTooLarge]
+        let covered = Set(ruleExamples.map(\.code))
+        for code in DiagnosticCode.allCases where !elsewhere.contains(code) {
+            XCTAssertTrue(covered.contains(code), "no rule example for [\(code.rawValue)]")
+        }
+    }
+
+    /// Removes the `↓` and returns the 1-based line and column of the character after it.
+    static func stripMarker(_ text: String) -> (String, (line: Int, column: Int)?) {
+        var line = 1
+        var column = 1
+        var output = ""
+        var marker: (line: Int, column: Int)?
+        for character in text {
+            if character == "↓" {
+                marker = (line, column)
+                continue
+            }
+            output.append(character)
+            if character == "\n" {
+                line += 1
+                column = 1
+            } else {
+                column += 1
+            }
+        }
+        return (output, marker)
+    }
+}
