@@ -70,3 +70,21 @@ final class RuleExampleTests: XCTestCase {
         return (output, marker)
     }
 }
+
+/// docs/diagnostics.md documents every code, and nothing else.
+final class DiagnosticDocsTests: XCTestCase {
+    func testEveryCodeIsDocumented() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let text = try String(contentsOf: root.appendingPathComponent("docs/diagnostics.md"), encoding: .utf8)
+        var documented: [String: String] = [:]
+        for line in text.split(separator: "\n") where line.hasPrefix("| `") {
+            let cells = line.split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            documented[cells[0].trimmingCharacters(in: CharacterSet(charactersIn: "`"))] = cells[1]
+        }
+        for code in DiagnosticCode.allCases {
+            XCTAssertEqual(documented[code.rawValue], code.severity.rawValue, "docs/diagnostics.md row for \(code.rawValue)")
+        }
+        XCTAssertEqual(documented.count, DiagnosticCode.allCases.count, "docs list codes that do not exist")
+    }
+}
