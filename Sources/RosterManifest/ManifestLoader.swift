@@ -101,7 +101,13 @@ public struct ManifestLoader: Sendable {
 
     /// Reads and parses one file, bounded in size.
     private func readTree(_ path: String, shown: String, into diagnostics: inout [Diagnostic]) -> YAMLTree? {
-        let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? NSNumber)?.intValue ?? 0
+        let attributes = (try? FileManager.default.attributesOfItem(atPath: path)) ?? [:]
+        guard attributes[.type] as? FileAttributeType == .typeRegular else {
+            // A FIFO or device would block or never end; only regular files are read.
+            diagnostics.append(Diagnostic(.unreadableFile(reason: "not a regular file"), at: .file(shown)))
+            return nil
+        }
+        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
         if size > limits.maxFileBytes {
             diagnostics.append(Diagnostic(.fileTooLarge(bytes: size, limit: limits.maxFileBytes), at: .file(shown)))
             return nil

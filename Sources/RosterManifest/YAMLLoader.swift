@@ -215,14 +215,40 @@ private struct TreeBuilder {
         } else if let context = parser.context.map({ String(cString: $0) }) {
             detail = "\(detail) \(context)"
         }
-        let offset = Int(parser.problem_mark.index)
-        if parser.error == YAML_SCANNER_ERROR, offset < input.count, input[offset] == UInt8(ascii: "\t") {
+        if parser.error != YAML_READER_ERROR {
+            // At the end of the input libyaml's mark moves to a line past the last one; point at
+            // the end of the last line that has text instead.
+            var end = input.count
+            while end > 0, input[end - 1] == UInt8(ascii: "\n") || input[end - 1] == UInt8(ascii: "\r") { end -= 1 }
+            let last = Self.position(ofByte: end, in: input)
+            if (line, column) > last { (line, column) = last }
+        }
+        if parser.error == YAML_SCANNER_ERROR, let offset = Self.byteOffset(line: line, column: column, in: input),
+           offset < input.count, input[offset] == UInt8(ascii: "\t") {
             detail += "; tabs cannot indent YAML, use spaces"
         }
         if parser.error == YAML_MEMORY_ERROR {
             detail = "out of memory while parsing"
         }
         report(.yamlSyntax(detail: detail), line: line, column: column)
+    }
+
+    /// The byte offset of a 1-based line and column (in characters), when inside the input.
+    static func byteOffset(line: Int, column: Int, in input: UnsafeBufferPointer<UInt8>) -> Int? {
+        var index = 0
+        var currentLine = 1
+        while currentLine < line {
+            guard let newline = input[index...].firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+            index = newline + 1
+            currentLine += 1
+        }
+        var characters = 1
+        while characters < column, index < input.count {
+            index += 1
+            while index < input.count, input[index] & 0xC0 == 0x80 { index += 1 }
+            characters += 1
+        }
+        return index
     }
 
     /// Line and column (1-based, in characters) of a byte offset.

@@ -25,8 +25,7 @@ struct RuleExample {
 let ruleExamples: [RuleExample] = [
     RuleExample(.yamlSyntax, document: """
     kind: User
-    email: [carol@acme.example
-    ↓
+    email: [carol@acme.example↓
     """),
     RuleExample(.yamlSyntax, document: "kind: User\n↓\temail: carol@acme.example\n"),
     RuleExample(.duplicateKey, document: """
