@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
     ],
     targets: [
         // libyaml from the system (Debian: libyaml-dev), read through its event API.
@@ -21,22 +23,35 @@ let package = Package(
         .target(name: "RosterCore"),
         // Files → Core values: the libyaml loader with positions, roster.yaml, documents.
         .target(name: "RosterManifest", dependencies: ["CYAML", "RosterCore"]),
+        // The stored directory: the StateStore protocol, migrations, SQLite, audit, outbox.
+        .target(
+            name: "RosterStore",
+            dependencies: [
+                "RosterCore",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Invitation delivery channels.
+        .target(name: "RosterDelivery", dependencies: ["RosterCore", "RosterStore"]),
         // Commands, reporters and exit codes.
         .target(
             name: "RosterCLI",
             dependencies: [
-                "RosterCore", "RosterManifest",
+                "RosterCore", "RosterManifest", "RosterStore", "RosterDelivery",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         .executableTarget(name: "roster", dependencies: ["RosterCLI"]),
         .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore"]),
         .testTarget(name: "RosterManifestTests", dependencies: ["RosterManifest", "RosterCore"]),
+        .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterCore"]),
         // Golden files and fixtures live beside the tests and are read through #filePath, so
         // ROSTER_RECORD=1 can rewrite them in place.
         .testTarget(
             name: "RosterCLITests",
-            dependencies: ["RosterCLI", "RosterManifest", "RosterCore"],
+            dependencies: ["RosterCLI", "RosterManifest", "RosterCore", "RosterStore"],
             exclude: ["Golden", "Fixtures"]
         ),
     ]

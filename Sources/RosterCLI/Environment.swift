@@ -1,4 +1,5 @@
 import Foundation
+import RosterCore
 
 /// Where a command writes text: the process's stdout or stderr, or a buffer in tests.
 public final class TextSink: @unchecked Sendable {
@@ -44,15 +45,26 @@ public struct Environment: Sendable {
     public var stdoutIsTerminal: Bool
     /// The clock; validation reads today's UTC date from it.
     public var now: @Sendable () -> Date
+    /// Where invitation tokens, ids and a new store's lineage come from.
+    public var random: any RandomSource
+    /// Whether stdin is a terminal (apply asks for approval only there).
+    public var stdinIsTerminal: Bool
+    /// Reads one line of stdin; nil at end of input.
+    public var readLine: @Sendable () -> String?
 
     public init(workingDirectory: String, variables: [String: String], stdout: TextSink, stderr: TextSink,
-                stdoutIsTerminal: Bool, now: @escaping @Sendable () -> Date) {
+                stdoutIsTerminal: Bool, now: @escaping @Sendable () -> Date,
+                random: any RandomSource = SystemRandomSource(), stdinIsTerminal: Bool = false,
+                readLine: @escaping @Sendable () -> String? = { nil }) {
         self.workingDirectory = workingDirectory
         self.variables = variables
         self.stdout = stdout
         self.stderr = stderr
         self.stdoutIsTerminal = stdoutIsTerminal
         self.now = now
+        self.random = random
+        self.stdinIsTerminal = stdinIsTerminal
+        self.readLine = readLine
     }
 
     /// The real process: its directory, variables, standard streams and the system clock.
@@ -62,6 +74,9 @@ public struct Environment: Sendable {
                     stdout: TextSink(handle: .standardOutput),
                     stderr: TextSink(handle: .standardError),
                     stdoutIsTerminal: isatty(STDOUT_FILENO) == 1,
-                    now: { Date() })
+                    now: { Date() },
+                    random: SystemRandomSource(),
+                    stdinIsTerminal: isatty(STDIN_FILENO) == 1,
+                    readLine: { Swift.readLine() })
     }
 }

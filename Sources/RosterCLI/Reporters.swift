@@ -29,20 +29,26 @@ struct TextReporter: DiagnosticReporter {
     var color: Bool
 
     func render(_ report: ValidationReport) -> String {
-        var out = ""
-        for diagnostic in report.diagnostics {
-            let label = diagnostic.severity == .error ? paint("error:", "31") : paint("warning:", "33")
-            out += "\(diagnostic.location): \(label) \(diagnostic.message) [\(diagnostic.code.rawValue)]\n"
-            for note in diagnostic.notes {
-                out += "\(note.location): \(paint("note:", "36")) \(note.message)\n"
-            }
-        }
+        var out = renderDiagnostics(report.diagnostics)
         out += "Validated \(plural(report.files, "file")) (\(plural(report.roles, "role")), "
             + "\(plural(report.users, "user")), \(plural(report.customers, "customer")), "
             + "\(plural(report.accounts, "account"))): \(plural(report.errors, "error")), "
             + "\(plural(report.warnings, "warning")).\n"
         if !report.referencesChecked {
             out += "Some files could not be read completely; references between files were not checked. Fix the errors above and run again.\n"
+        }
+        return out
+    }
+
+    /// The diagnostics alone, one line each with their notes beneath.
+    func renderDiagnostics(_ diagnostics: [Diagnostic]) -> String {
+        var out = ""
+        for diagnostic in diagnostics {
+            let label = diagnostic.severity == .error ? paint("error:", "31") : paint("warning:", "33")
+            out += "\(diagnostic.location): \(label) \(diagnostic.message) [\(diagnostic.code.rawValue)]\n"
+            for note in diagnostic.notes {
+                out += "\(note.location): \(paint("note:", "36")) \(note.message)\n"
+            }
         }
         return out
     }

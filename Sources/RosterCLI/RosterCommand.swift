@@ -48,7 +48,7 @@ struct RosterCommand: ParsableCommand {
           roster validate --config examples/quickstart/roster.yaml
         """,
         version: rosterVersion,
-        subcommands: [Validate.self, Version.self]
+        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, Version.self]
     )
 }
 
@@ -64,6 +64,9 @@ public func runRoster(_ arguments: [String], in environment: Environment) -> Int
         var plain = command
         try plain.run()
         return ExitStatus.success.rawValue
+    } catch let failure as CommandFailure {
+        environment.stderr.write("error: \(failure.message)\n")
+        return failure.status.rawValue
     } catch {
         let code = RosterCommand.exitCode(for: error)
         let message = RosterCommand.fullMessage(for: error)

@@ -81,3 +81,34 @@ public struct Config: Sendable {
 
     public init() {}
 }
+
+/// Durations written with s, m, h and d units.
+public enum DurationSyntax {
+    /// Seconds in `text` (`7d`, `1d12h`, `90s`); nil when it is not a duration.
+    public static func seconds(parsing text: String) -> Int? {
+        var total = 0
+        var number = 0
+        var digits = 0
+        for character in text {
+            if let digit = character.wholeNumberValue, character.isASCII {
+                guard digits < 9 else { return nil }
+                number = number * 10 + digit
+                digits += 1
+                continue
+            }
+            let unit: Int
+            switch character {
+            case "s": unit = 1
+            case "m": unit = 60
+            case "h": unit = 3600
+            case "d": unit = 86_400
+            default: return nil
+            }
+            guard digits > 0 else { return nil }
+            total += number * unit
+            number = 0
+            digits = 0
+        }
+        return digits == 0 && !text.isEmpty ? total : nil
+    }
+}

@@ -134,7 +134,7 @@ struct NodeReader {
     /// A duration such as `7d`, `12h`, `30m`, `90s` or `1d12h`, in seconds.
     mutating func duration(_ node: NodeID, field: String) -> Int? {
         guard let text = string(node, field: field)?.value else { return nil }
-        guard let seconds = Duration.seconds(parsing: text), seconds > 0 else {
+        guard let seconds = DurationSyntax.seconds(parsing: text), seconds > 0 else {
             report(.invalidValue(field: field, value: text,
                                  expected: "a positive duration such as '7d', '12h', '30m' or '90s'"), at: node)
             return nil
@@ -154,36 +154,5 @@ struct NodeReader {
         report(.invalidValue(field: field, value: text,
                              expected: "a whole number or a percentage from 0% to 100%"), at: node)
         return nil
-    }
-}
-
-/// Durations written with s, m, h and d units.
-public enum Duration {
-    /// Seconds in `text` (`7d`, `1d12h`, `90s`); nil when it is not a duration.
-    public static func seconds(parsing text: String) -> Int? {
-        var total = 0
-        var number = 0
-        var digits = 0
-        for character in text {
-            if let digit = character.wholeNumberValue, character.isASCII {
-                guard digits < 9 else { return nil }
-                number = number * 10 + digit
-                digits += 1
-                continue
-            }
-            let unit: Int
-            switch character {
-            case "s": unit = 1
-            case "m": unit = 60
-            case "h": unit = 3600
-            case "d": unit = 86_400
-            default: return nil
-            }
-            guard digits > 0 else { return nil }
-            total += number * unit
-            number = 0
-            digits = 0
-        }
-        return digits == 0 && !text.isEmpty ? total : nil
     }
 }

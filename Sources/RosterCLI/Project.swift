@@ -1,0 +1,117 @@
+import Crypto
+import Foundation
+import RosterCore
+import RosterManifest
+import RosterStore
+
+/// A failure a command reports on stderr with an exit status (SPEC §4.4).
+struct CommandFailure: Error {
+    var status: ExitStatus
+    var message: String
+
+    static func runtime(_ message: String) -> CommandFailure { CommandFailure(status: .runtimeError, message: message) }
+    static func refused(_ message: String) -> CommandFailure { CommandFailure(status: .refused, message: message) }
+}
+
+/// The files of a project, loaded and valid, with what plan and apply need from them.
+struct Project {
+    var manifest: Manifest
+    var diagnostics: [Diagnostic]
+    var environment: Environment
+
+    /// Loads and validates; prints diagnostics to stderr and fails with exit 3 when invalid.
+    static func load(options: GlobalOptions, in environment: Environment) throws -> Project {
+        let checked = loadAndValidate(options: options, in: environment)
+        environment.stderr.write(TextReporter(color: false).renderDiagnostics(checked.diagnostics))
+        if checked.diagnostics.hasErrors {
+            throw CommandFailure(status: .invalidFiles,
+                                 message: "the files are invalid (\(plural(checked.diagnostics.filter(\.isError).count, "error"))); "
+                                    + "fix them and run again ('roster validate' lists them)")
+        }
+        return Project(manifest: checked.manifest, diagnostics: checked.diagnostics, environment: environment)
+    }
+
+    var config: Config { manifest.config }
+
+    /// The desired state as of today.
+    func desired() -> DesiredDirectory {
+        DesiredDirectory(config: config, directory: manifest.directory, today: Day(containing: environment.now()))
+    }
+
+    /// SHA-256 over roster.yaml and every source file, path and bytes, in reading order.
+    func desiredInfo() -> DesiredInfo {
+        var hasher = SHA256()
+        let root = URL(fileURLWithPath: environment.workingDirectory)
+        for file in [manifest.configFile] + manifest.files {
+            hasher.update(data: Data(file.utf8))
+            hasher.update(data: Data([0]))
+            let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : root.appendingPathComponent(file)
+            hasher.update(data: (try? Data(contentsOf: url)) ?? Data())
+            hasher.update(data: Data([0]))
+        }
+        return DesiredInfo(digest: hex(hasher.finalize()), commit: gitCommit(in: manifest.root))
+    }
+
+    func planner() -> Planner {
+        Planner(config: config, now: environment.now())
+    }
+}
+
+/// Opens the store named by `--state`, else `ROSTER_STATE`, else roster.yaml's `state`, else
+/// `sqlite:.roster/state.db`; a relative SQLite path is relative to the folder of roster.yaml.
+func openStore(options: GlobalOptions, config: Config?, root: String, environment: Environment) throws -> any StateStore {
+    let url = options.state ?? environment.variables["ROSTER_STATE"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? config?.state ?? "sqlite:.roster/state.db"
+    if url.hasPrefix("sqlite:") {
+        var path = String(url.dropFirst("sqlite:".count))
+        if path.hasPrefix("//") { path.removeFirst(2) }
+        guard !path.isEmpty else { throw CommandFailure(status: .usage, message: "the state URL 'sqlite:' names no file") }
+        if !path.hasPrefix("/") { path = root + "/" + path }
+        do {
+            return try SQLiteStore(path: path, random: environment.random)
+        } catch {
+            throw CommandFailure.runtime("\(error)")
+        }
+    }
+    if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+        throw CommandFailure.runtime("PostgreSQL stores are not supported by this build yet; use a sqlite: state URL")
+    }
+    throw CommandFailure(status: .usage, message: "unknown state URL '\(maskPassword(url))'; use sqlite:PATH or postgres://…")
+}
+
+/// A URL with any password replaced by `***`.
+func maskPassword(_ url: String) -> String {
+    guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
+    let userInfo = url[scheme.upperBound..<at]
+    guard let colon = userInfo.firstIndex(of: ":") else { return url }
+    return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+}
+
+/// The commit checked out in the repository that holds `folder`, when there is one.
+func gitCommit(in folder: String) -> String? {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = ["git", "-C", folder, "rev-parse", "--verify", "--quiet", "HEAD"]
+    let pipe = Pipe()
+    process.standardOutput = pipe
+    process.standardError = FileHandle.nullDevice
+    do {
+        try process.run()
+    } catch {
+        return nil
+    }
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    guard process.terminationStatus == 0 else { return nil }
+    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    return text.isEmpty ? nil : text
+}
+
+/// Who is applying: `--actor`, else the CI's user, else the OS user.
+func resolveActor(_ explicit: String?, environment: Environment) -> String {
+    if let explicit, !explicit.isEmpty { return explicit }
+    for variable in ["GITHUB_ACTOR", "GITLAB_USER_LOGIN", "BUILDKITE_BUILD_CREATOR", "USER", "LOGNAME"] {
+        if let value = environment.variables[variable], !value.isEmpty { return value }
+    }
+    return "unknown"
+}

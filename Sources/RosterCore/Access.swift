@@ -1,0 +1,163 @@
+/// Effective permissions (SPEC §4.2): who holds which `module:action` on which scope, and why.
+///
+/// A customer's owner holds every permission on the customer and on all of its accounts; an
+/// account's owner every permission on the account; a member the permissions of its roles on
+/// the scope it is a member of. Inactive users, scopes and roles grant nothing.
+public struct AccessResolver {
+    public let catalogue: Catalogue
+    private let everything: [String]
+
+    public init(catalogue: Catalogue) {
+        self.catalogue = catalogue
+        everything = catalogue.modules.flatMap { module in module.actions.map { "\(module.name.value):\($0.value)" } }.sorted()
+    }
+
+    /// A permission's first provenance: `via` and the place in the files that declares it.
+    public struct Grant: Hashable, Sendable {
+        public var via: String
+        public var source: String?
+    }
+
+    /// What `user` holds in `state`, per scope and permission.
+    public func effective(of user: String, in state: DirectoryState, locations: [String: SourceLocation] = [:]) -> [ScopeRef: [String: Grant]] {
+        effective(of: user, in: state, index: Index(state), locations: locations)
+    }
+
+    /// Gains and losses from `before` to `after` for `users`, grouped by scope and provenance, sorted.
+    public func delta(before: DirectoryState, after: DirectoryState, users: Set<String>,
+                      locations: [String: SourceLocation]) -> [AccessChange] {
+        guard !users.isEmpty else { return [] }
+        let beforeIndex = Index(before)
+        let afterIndex = Index(after)
+        var result: [AccessChange] = []
+        for user in users.sorted() {
+            let old = effective(of: user, in: before, index: beforeIndex, locations: [:])
+            let new = effective(of: user, in: after, index: afterIndex, locations: locations)
+            let email = after.users[user]?.email ?? before.users[user]?.email ?? user
+            for scope in Set(old.keys).union(new.keys).sorted() {
+                let was = old[scope] ?? [:]
+                let now = new[scope] ?? [:]
+                var groups: [AccessChangeGroup: [String]] = [:]
+                for (permission, grant) in now where was[permission] == nil {
+                    groups[AccessChangeGroup(change: .gain, grant: grant), default: []].append(permission)
+                }
+                for (permission, grant) in was where now[permission] == nil {
+                    groups[AccessChangeGroup(change: .loss, grant: grant), default: []].append(permission)
+                }
+                for (group, permissions) in groups {
+                    result.append(AccessChange(user: email, scope: scope, change: group.change, permissions: permissions.sorted(),
+                                               via: group.grant.via, source: group.grant.source))
+                }
+            }
+        }
+        return result.sorted()
+    }
+
+    private struct AccessChangeGroup: Hashable {
+        var change: AccessChange.Direction
+        var grant: Grant
+    }
+
+    private func effective(of user: String, in state: DirectoryState, index: Index,
+                           locations: [String: SourceLocation]) -> [ScopeRef: [String: Grant]] {
+        guard let person = state.users[user], person.status != .inactive else { return [:] }
+        var held: [ScopeRef: [String: Grant]] = [:]
+        func add(_ permissions: [String], on scope: ScopeRef, _ grant: Grant) {
+            for permission in permissions where held[scope]?[permission] == nil {
+                held[scope, default: [:]][permission] = grant
+            }
+        }
+        for id in index.customersOwned[user] ?? [] where state.customers[id]?.active == true {
+            let grant = Grant(via: "owner of customer \(id)", source: locations[EntityKey.customer(id)]?.description)
+            add(everything, on: ScopeRef(.customer, id), grant)
+            for account in index.accountsOf[id] ?? [] where state.accounts[account]?.active == true {
+                add(everything, on: ScopeRef(.account, account), grant)
+            }
+        }
+        for id in index.accountsOwned[user] ?? [] where state.accounts[id]?.active == true {
+            add(everything, on: ScopeRef(.account, id),
+                Grant(via: "owner of account \(id)", source: locations[EntityKey.account(id)]?.description))
+        }
+        for membership in index.memberships[user] ?? [] {
+            let scope = membership.key.scope
+            let scopeActive = scope.kind == .customer ? state.customers[scope.id]?.active : state.accounts[scope.id]?.active
+            guard scopeActive == true else { continue }
+            let source = locations[EntityKey.membership(membership.key)]?.description
+            for roleID in membership.roles {
+                guard let role = state.roles[roleID], role.active else { continue }
+                add(role.grants, on: scope, Grant(via: "role \(roleID) on \(scope)", source: source))
+            }
+        }
+        return held
+    }
+
+    /// Reverse lookups over one state, built once per plan.
+    private struct Index {
+        var customersOwned: [String: [String]] = [:]
+        var accountsOwned: [String: [String]] = [:]
+        var accountsOf: [String: [String]] = [:]
+        var memberships: [String: [MembershipState]] = [:]
+
+        init(_ state: DirectoryState) {
+            for customer in state.customers.values { customersOwned[customer.owner, default: []].append(customer.id) }
+            for account in state.accounts.values {
+                accountsOwned[account.owner, default: []].append(account.id)
+                accountsOf[account.customer, default: []].append(account.id)
+            }
+            for membership in state.memberships.values { memberships[membership.key.user, default: []].append(membership) }
+            for key in customersOwned.keys { customersOwned[key]?.sort() }
+            for key in accountsOwned.keys { accountsOwned[key]?.sort() }
+            for key in accountsOf.keys { accountsOf[key]?.sort() }
+            for key in memberships.keys { memberships[key]?.sort { $0.key < $1.key } }
+        }
+    }
+}
+
+/// The safety rails of SPEC §5.3.
+public struct Rails {
+    public let safety: SafetySettings
+
+    /// Thresholds count only from this many affected, so small directories are not blocked by percentages.
+    public static let minimumAffected = 5
+
+    public init(safety: SafetySettings) {
+        self.safety = safety
+    }
+
+    /// Every rail, blocked or not, in a fixed order.
+    public func check(changes: [Change], snapshot: Snapshot) -> [RailCheck] {
+        func count(_ action: ChangeAction, _ type: EntityType) -> Int {
+            changes.lazy.filter { $0.action == action && $0.type == type }.count
+        }
+        let activeUsers = snapshot.state.users.values.lazy.filter { $0.status != .inactive }.count
+        let deactivations = count(.deactivate, .user)
+        let userLimit = safety.maxUserDeactivations.limit(of: activeUsers)
+        let removals = count(.revoke, .membership)
+        let removalLimit = safety.maxMembershipRemovals.limit(of: snapshot.state.memberships.count)
+        let transfers = changes.lazy.filter { $0.action == .transferOwnership }.count
+        let customerDeactivations = count(.deactivate, .customer)
+        let moves = count(.move, .account)
+        return [
+            RailCheck(rail: "mass-deactivation",
+                      blocked: deactivations >= Self.minimumAffected && deactivations > userLimit,
+                      count: deactivations, limit: userLimit,
+                      message: "\(plural(deactivations, "user")) deactivated; safety.maxUserDeactivations "
+                        + "(\(safety.maxUserDeactivations) of \(activeUsers) active) allows \(userLimit)"),
+            RailCheck(rail: "mass-removal",
+                      blocked: removals >= Self.minimumAffected && removals > removalLimit,
+                      count: removals, limit: removalLimit,
+                      message: "\(plural(removals, "membership")) revoked; safety.maxMembershipRemovals "
+                        + "(\(safety.maxMembershipRemovals) of \(snapshot.state.memberships.count)) allows \(removalLimit)"),
+            RailCheck(rail: "ownership-transfer", blocked: transfers > 0, count: transfers, limit: nil,
+                      message: "\(plural(transfers, "ownership transfer"))"),
+            RailCheck(rail: "customer-deactivation", blocked: customerDeactivations > 0, count: customerDeactivations,
+                      limit: nil, message: "\(plural(customerDeactivations, "customer")) deactivated"),
+            RailCheck(rail: "account-move", blocked: moves > 0, count: moves, limit: nil,
+                      message: "\(plural(moves, "account")) moved to another customer"),
+        ]
+    }
+
+    private func plural(_ count: Int, _ noun: String) -> String {
+        "\(count) \(noun)\(count == 1 ? "" : "s")"
+    }
+}

@@ -1,0 +1,86 @@
+/// What the files ask for, as plain state plus where each piece was declared.
+public struct DesiredDirectory: Sendable {
+    public var state = DirectoryState()
+    /// Where each entity was declared, by `EntityKey`.
+    public var locations: [String: SourceLocation] = [:]
+    /// Old user key → new user key, from `previousEmails`.
+    public var renames: [String: String] = [:]
+    /// Memberships the files still list but whose `expires` day has begun: revoked, not granted.
+    public var expired: [MembershipKey: String] = [:]
+
+    public init() {}
+
+    /// Builds the desired state from validated files, as of `today`.
+    ///
+    /// Memberships of inactive users and of inactive scopes are left out (deactivation ends
+    /// them), as are memberships whose `expires` day has begun. An account without an owner
+    /// is owned by its customer's owner. `*` in a role expands to the catalogue's actions.
+    public init(config: Config, directory: Directory, today: Day) {
+        var catalogue: [String: [String]] = [:]
+        for module in config.permissions.modules {
+            catalogue[module.name.value] = module.actions.map(\.value)
+        }
+        for role in directory.roles {
+            var permissions: [String: [String]] = [:]
+            for grant in role.permissions {
+                let actions = grant.actions.contains { $0.value == "*" }
+                    ? catalogue[grant.module.value] ?? []
+                    : grant.actions.map(\.value)
+                permissions[grant.module.value, default: []].append(contentsOf: actions)
+            }
+            for (module, actions) in permissions {
+                permissions[module] = Array(Set(actions)).sorted()
+            }
+            state.roles[role.id.value] = RoleState(id: role.id.value, name: role.name, description: role.description,
+                                                   permissions: permissions)
+            locations[EntityKey.role(role.id.value)] = role.id.location
+        }
+        for user in directory.users {
+            state.users[user.key] = UserState(email: user.email.value, name: user.name,
+                                              status: user.status == .active ? .active : .inactive)
+            locations[EntityKey.user(user.key)] = user.email.location
+            for previous in user.previousEmails {
+                renames[previous.value.lowercased()] = user.key
+            }
+        }
+        for customer in directory.customers {
+            let active = customer.status == .active
+            state.customers[customer.id.value] = CustomerState(id: customer.id.value, name: customer.name,
+                                                               owner: customer.owner.value.lowercased(), active: active)
+            locations[EntityKey.customer(customer.id.value)] = customer.id.location
+            addMembers(customer.members, scope: ScopeRef(.customer, customer.id.value), scopeActive: active, today: today)
+        }
+        for account in directory.accounts {
+            let active = account.status == .active
+            let owner = account.owner?.value.lowercased() ?? state.customers[account.customer.value]?.owner ?? ""
+            state.accounts[account.id.value] = AccountState(id: account.id.value, customer: account.customer.value,
+                                                            name: account.name, service: account.service,
+                                                            owner: owner, active: active)
+            locations[EntityKey.account(account.id.value)] = account.id.location
+            addMembers(account.members, scope: ScopeRef(.account, account.id.value), scopeActive: active, today: today)
+        }
+    }
+
+    private mutating func addMembers(_ members: [Member], scope: ScopeRef, scopeActive: Bool, today: Day) {
+        for member in members {
+            let key = MembershipKey(user: member.user.value.lowercased(), scope: scope)
+            locations[EntityKey.membership(key)] = member.location
+            if let expires = member.expires, expires.value <= today {
+                expired[key] = expires.value.description
+                continue
+            }
+            guard scopeActive, state.users[key.user]?.status == .active else { continue }
+            state.memberships[key] = MembershipState(key: key, roles: Array(Set(member.roles.map(\.value))).sorted(),
+                                                     expires: member.expires?.value.description)
+        }
+    }
+}
+
+/// String keys that name an entity in locations, drift sets and audit records.
+public enum EntityKey {
+    public static func role(_ id: String) -> String { "role:\(id)" }
+    public static func user(_ key: String) -> String { "user:\(key)" }
+    public static func customer(_ id: String) -> String { "customer:\(id)" }
+    public static func account(_ id: String) -> String { "account:\(id)" }
+    public static func membership(_ key: MembershipKey) -> String { "membership:\(key.user)@\(key.scope.kind.rawValue):\(key.scope.id)" }
+}

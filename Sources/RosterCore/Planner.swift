@@ -1,0 +1,418 @@
+import Foundation
+
+/// Computes the plan that makes the store match the files: pure, deterministic.
+public struct Planner {
+    public var config: Config
+    public var now: Date
+
+    public init(config: Config, now: Date) {
+        self.config = config
+        self.now = now
+    }
+
+    /// The ordered changes, access delta and rails from `snapshot` to `desired`.
+    public func plan(desired: DesiredDirectory, snapshot: Snapshot, info: DesiredInfo) -> Plan {
+        var work = PlanWork(planner: self, desired: desired, snapshot: snapshot)
+        work.run()
+        let changes = work.ordered()
+        let access = AccessResolver(catalogue: config.permissions)
+            .delta(before: work.stored, after: desired.state, users: work.affectedUsers, locations: desired.locations)
+        return Plan(desired: info, store: snapshot.store, changes: changes, accessDelta: access,
+                    rails: Rails(safety: config.safety).check(changes: changes, snapshot: snapshot),
+                    warnings: work.warnings.sorted())
+    }
+}
+
+/// The apply order: each phase only needs what earlier phases created.
+private enum Phase: Int, CaseIterable {
+    case roles, users, customers, accounts, grants, revokes, invitations, deactivations
+}
+
+private struct PlanWork {
+    let planner: Planner
+    let desired: DesiredDirectory
+    let snapshot: Snapshot
+    /// The stored state with renames applied, so later comparisons see one identity per user.
+    var stored: DirectoryState
+    var invitations: [String: PendingInvitation]
+    var phases: [Phase: [Change]] = [:]
+    var affectedUsers: Set<String> = []
+    var warnings: [String] = []
+    /// What each user owns or is a member of in the files; built on first use (invitations).
+    var grantsByUser: [String: [ScopeRef: [String]]]?
+
+    init(planner: Planner, desired: DesiredDirectory, snapshot: Snapshot) {
+        self.planner = planner
+        self.desired = desired
+        self.snapshot = snapshot
+        self.stored = snapshot.state
+        self.invitations = snapshot.invitations
+    }
+
+    var want: DirectoryState { desired.state }
+
+    func ordered() -> [Change] {
+        Phase.allCases.flatMap { phases[$0] ?? [] }
+    }
+
+    mutating func add(_ phase: Phase, _ change: Change) {
+        phases[phase, default: []].append(change)
+    }
+
+    func source(_ key: String) -> String? {
+        desired.locations[key].map(\.description)
+    }
+
+    func drifted(_ key: String) -> Bool {
+        snapshot.drifted.contains(key)
+    }
+
+    mutating func run() {
+        planRoles()
+        planRenames()
+        planUsers()
+        planCustomers()
+        planAccounts()
+        planMemberships()
+    }
+
+    // MARK: Roles
+
+    mutating func planRoles() {
+        for id in want.roles.keys.sorted() {
+            guard let role = want.roles[id] else { continue }
+            let key = EntityKey.role(id)
+            guard let old = stored.roles[id] else {
+                add(.roles, Change(action: .create, type: .role, id: id, after: .role(role), source: source(key)))
+                continue
+            }
+            if old != role {
+                let holders = holders(of: id)
+                affectedUsers.formUnion(holders)
+                add(.roles, Change(action: old.active ? .update : .reactivate, type: .role, id: id, before: .role(old),
+                                   after: .role(role), risk: old.permissions == role.permissions ? .low : .medium,
+                                   drift: drifted(key), source: source(key)))
+            }
+        }
+        for id in stored.roles.keys.sorted() where want.roles[id] == nil {
+            guard let old = stored.roles[id], old.active else { continue }
+            var after = old
+            after.active = false
+            affectedUsers.formUnion(holders(of: id))
+            add(.deactivations, Change(action: .deactivate, type: .role, id: id, before: .role(old), after: .role(after),
+                                       risk: .medium, reason: "removed from the files"))
+        }
+    }
+
+    /// Users who hold `role` in the store or in the files.
+    func holders(of role: String) -> Set<String> {
+        var users: Set<String> = []
+        for membership in stored.memberships.values where membership.roles.contains(role) { users.insert(membership.key.user) }
+        for membership in want.memberships.values where membership.roles.contains(role) { users.insert(membership.key.user) }
+        return users
+    }
+
+    // MARK: Users
+
+    /// `previousEmails` naming a stored user: carry the identity, memberships and history over.
+    mutating func planRenames() {
+        var renamed: [String: String] = [:]
+        for (old, new) in desired.renames.sorted(by: { $0.key < $1.key }) {
+            guard var user = stored.users[old], stored.users[new] == nil, let target = want.users[new] else { continue }
+            let before = user
+            user.key = new
+            user.email = target.email
+            stored.users[old] = nil
+            stored.users[new] = user
+            renamed[old] = new
+            if var invitation = invitations.removeValue(forKey: old) {
+                invitation.user = new
+                invitations[new] = invitation
+            }
+            affectedUsers.insert(new)
+            add(.users, Change(action: .rename, type: .user, id: target.email, before: .user(before), after: .user(user),
+                               risk: .medium, source: source(EntityKey.user(new)), reason: "previousEmails lists \(before.email)"))
+        }
+        guard !renamed.isEmpty else { return }
+        for (key, membership) in stored.memberships {
+            guard let new = renamed[key.user] else { continue }
+            var moved = membership
+            moved.key.user = new
+            stored.memberships[key] = nil
+            stored.memberships[moved.key] = moved
+        }
+        for (id, customer) in stored.customers { if let new = renamed[customer.owner] { stored.customers[id]?.owner = new } }
+        for (id, account) in stored.accounts { if let new = renamed[account.owner] { stored.accounts[id]?.owner = new } }
+    }
+
+    mutating func planUsers() {
+        let settings = planner.config.invitations
+        for key in want.users.keys.sorted() {
+            guard let user = want.users[key] else { continue }
+            let entity = EntityKey.user(key)
+            guard let old = stored.users[key] else {
+                if user.status == .active {
+                    affectedUsers.insert(key)
+                    var invited = user
+                    invited.status = .invited
+                    add(.users, Change(action: .invite, type: .user, id: user.email, after: .user(invited),
+                                       source: source(entity), invitation: invitationPlan(for: key)))
+                }
+                continue
+            }
+            switch (old.status, user.status) {
+            case (.inactive, .active):
+                affectedUsers.insert(key)
+                var after = user
+                after.status = snapshot.everAccepted.contains(key) ? .active : .invited
+                let invitation = after.status == .invited ? invitationPlan(for: key) : nil
+                add(.users, Change(action: .reactivate, type: .user, id: user.email, before: .user(old), after: .user(after),
+                                   drift: drifted(entity), source: source(entity),
+                                   reason: invitation != nil ? "never accepted: invited anew" : nil, invitation: invitation))
+            case (.invited, .active), (.active, .active):
+                if old.email != user.email || old.name != user.name {
+                    var after = user
+                    after.status = old.status
+                    add(.users, Change(action: .update, type: .user, id: user.email, before: .user(old), after: .user(after),
+                                       drift: drifted(entity), source: source(entity)))
+                }
+                if old.status == .invited, let pending = invitations[key], pending.expiresAt <= planner.now {
+                    if settings.reissueExpired && pending.reissueCount < settings.maxReissues {
+                        add(.invitations, Change(action: .reissueInvitation, type: .invitation, id: user.email,
+                                                 source: source(entity),
+                                                 reason: "expired; re-issue \(pending.reissueCount + 1) of \(settings.maxReissues)",
+                                                 invitation: invitationPlan(for: key, replaces: pending.id)))
+                    } else if settings.reissueExpired {
+                        warnings.append("invitation of '\(user.email)' expired and was re-issued \(pending.reissueCount) times "
+                                        + "(maxReissues \(settings.maxReissues)); run 'roster invitations resend \(user.email)' to send a new one")
+                    }
+                }
+            case (.active, .inactive), (.invited, .inactive):
+                deactivate(old, reason: "declared inactive", source: source(entity))
+            case (.inactive, .inactive), (_, .invited):
+                break
+            }
+        }
+        for key in stored.users.keys.sorted() where want.users[key] == nil {
+            guard let old = stored.users[key], old.status != .inactive else { continue }
+            deactivate(old, reason: "removed from the files", source: nil)
+        }
+    }
+
+    mutating func deactivate(_ user: UserState, reason: String, source: String?) {
+        affectedUsers.insert(user.key)
+        var after = user
+        after.status = .inactive
+        if let pending = invitations[user.key] {
+            add(.invitations, Change(action: .revokeInvitation, type: .invitation, id: user.email, risk: .medium,
+                                     reason: "user deactivated (invitation \(pending.id))"))
+        }
+        add(.deactivations, Change(action: .deactivate, type: .user, id: user.email, before: .user(user), after: .user(after),
+                                   risk: .high, drift: drifted(EntityKey.user(user.key)), source: source, reason: reason))
+    }
+
+    /// The invitation a user would get now: scopes and roles from the files, inviter by SPEC §6.
+    mutating func invitationPlan(for key: String, replaces: String? = nil) -> InvitationPlan {
+        if grantsByUser == nil {
+            var index: [String: [ScopeRef: [String]]] = [:]
+            for customer in want.customers.values where customer.active {
+                index[customer.owner, default: [:]][ScopeRef(.customer, customer.id)] = ["owner"]
+            }
+            for account in want.accounts.values where account.active {
+                index[account.owner, default: [:]][ScopeRef(.account, account.id)] = ["owner"]
+            }
+            for membership in want.memberships.values {
+                index[membership.key.user, default: [:]][membership.key.scope, default: []].append(contentsOf: membership.roles)
+            }
+            grantsByUser = index
+        }
+        let grants = grantsByUser?[key] ?? [:]
+        // Customers sort before accounts, then by id: the first scope someone else owns names the inviter.
+        let scopes = grants.keys.sorted()
+        var inviter: String?
+        for scope in scopes {
+            let owner = scope.kind == .customer ? want.customers[scope.id]?.owner : want.accounts[scope.id]?.owner
+            if let owner, owner != key {
+                inviter = want.users[owner]?.email ?? owner
+                break
+            }
+        }
+        return InvitationPlan(user: key, email: want.users[key]?.email ?? key, inviter: inviter,
+                              grants: scopes.map { InvitationGrant(scope: $0, roles: Array(Set(grants[$0] ?? [])).sorted()) },
+                              replaces: replaces)
+    }
+
+    // MARK: Customers and accounts
+
+    mutating func planCustomers() {
+        for id in want.customers.keys.sorted() {
+            guard let customer = want.customers[id] else { continue }
+            let entity = EntityKey.customer(id)
+            guard let old = stored.customers[id] else {
+                if customer.active {
+                    affectedUsers.insert(customer.owner)
+                    add(.customers, Change(action: .create, type: .customer, id: id, customer: id, after: .customer(customer),
+                                           source: source(entity)))
+                }
+                continue
+            }
+            scopeChanges(entity: entity, id: id, type: .customer, customer: id, account: nil,
+                         old: (old.name, old.owner, old.active, nil), new: (customer.name, customer.owner, customer.active, nil),
+                         before: .customer(old), after: .customer(customer))
+        }
+        for id in stored.customers.keys.sorted() where want.customers[id] == nil {
+            guard let old = stored.customers[id], old.active else { continue }
+            var after = old
+            after.active = false
+            scopeDeactivated(ScopeRef(.customer, id))
+            add(.deactivations, Change(action: .deactivate, type: .customer, id: id, customer: id, before: .customer(old),
+                                       after: .customer(after), risk: .high, drift: drifted(EntityKey.customer(id)),
+                                       reason: "removed from the files"))
+        }
+    }
+
+    mutating func planAccounts() {
+        for id in want.accounts.keys.sorted() {
+            guard let account = want.accounts[id] else { continue }
+            let entity = EntityKey.account(id)
+            guard let old = stored.accounts[id] else {
+                if account.active {
+                    affectedUsers.insert(account.owner)
+                    add(.accounts, Change(action: .create, type: .account, id: id, customer: account.customer, account: id,
+                                          after: .account(account), source: source(entity)))
+                }
+                continue
+            }
+            scopeChanges(entity: entity, id: id, type: .account, customer: account.customer, account: id,
+                         old: (old.name, old.owner, old.active, old.customer),
+                         new: (account.name, account.owner, account.active, account.customer),
+                         before: .account(old), after: .account(account),
+                         serviceChanged: old.service != account.service)
+        }
+        for id in stored.accounts.keys.sorted() where want.accounts[id] == nil {
+            guard let old = stored.accounts[id], old.active else { continue }
+            var after = old
+            after.active = false
+            scopeDeactivated(ScopeRef(.account, id))
+            add(.deactivations, Change(action: .deactivate, type: .account, id: id, customer: old.customer, account: id,
+                                       before: .account(old), after: .account(after), risk: .high,
+                                       drift: drifted(EntityKey.account(id)), reason: "removed from the files"))
+        }
+    }
+
+    /// The changes between a stored and a declared customer or account, one per concern.
+    mutating func scopeChanges(entity: String, id: String, type: EntityType, customer: String, account: String?,
+                               old: (name: String?, owner: String, active: Bool, parent: String?),
+                               new: (name: String?, owner: String, active: Bool, parent: String?),
+                               before: EntityValue, after: EntityValue, serviceChanged: Bool = false) {
+        let scope = ScopeRef(type == .customer ? .customer : .account, id)
+        let drift = drifted(entity)
+        let src = source(entity)
+        func change(_ action: ChangeAction, _ phase: Phase, risk: Risk, reason: String? = nil) -> Change {
+            Change(action: action, type: type, id: id, customer: customer, account: account, before: before, after: after,
+                   risk: risk, drift: drift, source: src, reason: reason)
+        }
+        if !old.active && new.active {
+            scopeDeactivated(scope)
+            add(type == .customer ? .customers : .accounts, change(.reactivate, .customers, risk: .low))
+        }
+        if old.name != new.name || serviceChanged {
+            add(type == .customer ? .customers : .accounts, change(.update, .customers, risk: .low))
+        }
+        if let from = old.parent, let to = new.parent, from != to {
+            scopeDeactivated(scope)
+            add(.accounts, change(.move, .accounts, risk: .high, reason: "from customer \(from) to customer \(to)"))
+        }
+        if old.owner != new.owner {
+            affectedUsers.formUnion([old.owner, new.owner])
+            if type == .customer { scopeDeactivated(scope) }
+            add(type == .customer ? .customers : .accounts,
+                change(.transferOwnership, .customers, risk: .high, reason: "from \(old.owner) to \(new.owner)"))
+        }
+        if old.active && !new.active {
+            scopeDeactivated(scope)
+            add(.deactivations, change(.deactivate, .deactivations, risk: .high, reason: "declared inactive"))
+        }
+    }
+
+    /// Everyone whose access a scope change can touch: owners and members, and a customer's accounts'.
+    mutating func scopeDeactivated(_ scope: ScopeRef) {
+        var scopes: Set<ScopeRef> = [scope]
+        if scope.kind == .customer {
+            for state in [stored, want] {
+                if let owner = state.customers[scope.id]?.owner { affectedUsers.insert(owner) }
+                for account in state.accounts.values where account.customer == scope.id {
+                    scopes.insert(ScopeRef(.account, account.id))
+                    affectedUsers.insert(account.owner)
+                }
+            }
+        } else {
+            for state in [stored, want] {
+                if let owner = state.accounts[scope.id]?.owner { affectedUsers.insert(owner) }
+            }
+        }
+        for state in [stored, want] {
+            for key in state.memberships.keys where scopes.contains(key.scope) { affectedUsers.insert(key.user) }
+        }
+    }
+
+    // MARK: Memberships
+
+    mutating func planMemberships() {
+        for key in want.memberships.keys.sorted() {
+            guard let membership = want.memberships[key] else { continue }
+            let entity = EntityKey.membership(key)
+            let (customer, account) = grouping(key.scope)
+            guard let old = stored.memberships[key] else {
+                affectedUsers.insert(key.user)
+                add(.grants, Change(action: .grant, type: .membership, id: membershipID(key), customer: customer,
+                                    account: account, after: .membership(membership), drift: drifted(entity),
+                                    source: source(entity)))
+                continue
+            }
+            if old.roles != membership.roles {
+                affectedUsers.insert(key.user)
+                add(.grants, Change(action: .changeRoles, type: .membership, id: membershipID(key), customer: customer,
+                                    account: account, before: .membership(old), after: .membership(membership),
+                                    risk: .medium, drift: drifted(entity), source: source(entity)))
+            } else if old.expires != membership.expires {
+                add(.grants, Change(action: .update, type: .membership, id: membershipID(key), customer: customer,
+                                    account: account, before: .membership(old), after: .membership(membership),
+                                    drift: drifted(entity), source: source(entity)))
+            }
+        }
+        for key in stored.memberships.keys.sorted() where want.memberships[key] == nil {
+            guard let old = stored.memberships[key] else { continue }
+            affectedUsers.insert(key.user)
+            let (customer, account) = grouping(key.scope)
+            let entity = EntityKey.membership(key)
+            add(.revokes, Change(action: .revoke, type: .membership, id: membershipID(key), customer: customer,
+                                 account: account, before: .membership(old), risk: .medium, drift: drifted(entity),
+                                 source: source(entity), reason: revokeReason(key)))
+        }
+    }
+
+    func revokeReason(_ key: MembershipKey) -> String {
+        if let day = desired.expired[key] { return "expired \(day)" }
+        if want.users[key.user]?.status != .active { return want.users[key.user] == nil ? "user removed" : "user deactivated" }
+        switch key.scope.kind {
+        case .customer:
+            if want.customers[key.scope.id]?.active != true { return "customer deactivated" }
+        case .account:
+            if want.accounts[key.scope.id]?.active != true { return "account deactivated" }
+        }
+        return "removed from the files"
+    }
+
+    /// The customer and account a scope belongs to, for grouping.
+    func grouping(_ scope: ScopeRef) -> (String?, String?) {
+        switch scope.kind {
+        case .customer: return (scope.id, nil)
+        case .account: return (want.accounts[scope.id]?.customer ?? stored.accounts[scope.id]?.customer, scope.id)
+        }
+    }
+
+    func membershipID(_ key: MembershipKey) -> String {
+        "\(want.users[key.user]?.email ?? stored.users[key.user]?.email ?? key.user)@\(key.scope.kind.rawValue):\(key.scope.id)"
+    }
+}

@@ -1,0 +1,68 @@
+/// Where random bytes come from: passed in, so tests can fix tokens and ids.
+public protocol RandomSource: Sendable {
+    func bytes(_ count: Int) -> [UInt8]
+}
+
+/// The operating system's cryptographic generator (`getrandom` on Linux).
+public struct SystemRandomSource: RandomSource {
+    public init() {}
+
+    public func bytes(_ count: Int) -> [UInt8] {
+        var generator = SystemRandomNumberGenerator()
+        return (0..<count).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+    }
+}
+
+/// Deterministic bytes from a seed (SplitMix64), for tests and benchmarks only.
+public final class SeededRandomSource: RandomSource, @unchecked Sendable {
+    private var state: UInt64
+
+    public init(seed: UInt64) {
+        state = seed
+    }
+
+    public func bytes(_ count: Int) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(count)
+        while out.count < count {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            for shift in stride(from: 0, to: 64, by: 8) where out.count < count {
+                out.append(UInt8(truncatingIfNeeded: z >> UInt64(shift)))
+            }
+        }
+        return out
+    }
+}
+
+/// base64url without padding (RFC 4648 §5), as used for invitation tokens.
+public func base64URL(_ bytes: [UInt8]) -> String {
+    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+    var out: [UInt8] = []
+    var index = 0
+    while index < bytes.count {
+        let b0 = Int(bytes[index])
+        let b1 = index + 1 < bytes.count ? Int(bytes[index + 1]) : 0
+        let b2 = index + 2 < bytes.count ? Int(bytes[index + 2]) : 0
+        out.append(alphabet[b0 >> 2])
+        out.append(alphabet[((b0 & 0x03) << 4) | (b1 >> 4)])
+        if index + 1 < bytes.count { out.append(alphabet[((b1 & 0x0F) << 2) | (b2 >> 6)]) }
+        if index + 2 < bytes.count { out.append(alphabet[b2 & 0x3F]) }
+        index += 3
+    }
+    return String(decoding: out, as: UTF8.self)
+}
+
+/// Lower-case hex of `bytes`.
+public func hex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var out: [UInt8] = []
+    for byte in bytes {
+        out.append(digits[Int(byte >> 4)])
+        out.append(digits[Int(byte & 0x0F)])
+    }
+    return String(decoding: out, as: UTF8.self)
+}

@@ -1,0 +1,64 @@
+import Crypto
+import Foundation
+import RosterCore
+
+/// The hash chain of the audit log: each record's hash covers its content and the hash
+/// before it, so a rewritten or deleted record breaks every hash after it.
+enum AuditChain {
+    static let genesis = String(repeating: "0", count: 64)
+
+    static func hash(previous: String, serial: Int, at: String, actor: String, commit: String?,
+                     action: String, entityType: String, entityID: String, change: String) -> String {
+        let fields = [previous, String(serial), at, actor, commit ?? "", action, entityType, entityID, change]
+        return hex(SHA256.hash(data: Data(fields.joined(separator: "\n").utf8)))
+    }
+
+    /// Checks every record in order.
+    static func verify(_ records: [AuditRecord]) -> AuditVerification {
+        var previous = genesis
+        for record in records {
+            guard record.previousHash == previous else {
+                return AuditVerification(records: records.count, firstBroken: record.sequence,
+                                         reason: "record \(record.sequence) does not follow the record before it (one was removed or reordered)")
+            }
+            let expected = hash(previous: previous, serial: record.serial, at: record.at, actor: record.actor,
+                                commit: record.commit, action: record.action, entityType: record.entityType,
+                                entityID: record.entityID, change: record.change)
+            guard expected == record.hash else {
+                return AuditVerification(records: records.count, firstBroken: record.sequence,
+                                         reason: "record \(record.sequence) was modified after it was written")
+            }
+            previous = record.hash
+        }
+        return AuditVerification(records: records.count, firstBroken: nil, reason: nil)
+    }
+}
+
+/// SHA-256 of an invitation token; only this is stored.
+func tokenHash(_ token: String) -> [UInt8] {
+    Array(SHA256.hash(data: Data(token.utf8)))
+}
+
+/// Compares two byte strings in time that depends only on their length.
+func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+    guard a.count == b.count else { return false }
+    var difference: UInt8 = 0
+    for index in 0..<a.count { difference |= a[index] ^ b[index] }
+    return difference == 0
+}
+
+/// Timestamps as stored and shown: ISO 8601 in UTC, to the second.
+enum Timestamp {
+    static func string(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        return formatter.string(from: date)
+    }
+}
+
+/// A change as JSON for the audit log: compact, keys sorted.
+func auditJSON(_ change: Change) -> String {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    return (try? encoder.encode(change)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+}

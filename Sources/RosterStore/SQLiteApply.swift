@@ -1,0 +1,216 @@
+import Foundation
+import GRDB
+import RosterCore
+
+extension SQLiteStore {
+    public func apply(_ plan: Plan, context: ApplyContext) throws -> ApplyOutcome {
+        try transaction { db in
+            let info = try Self.storeInfo(db)
+            guard plan.store.lineage == info.lineage, plan.store.serial == info.serial else {
+                let since = try Self.auditRecords(db, afterSerial: plan.store.serial, user: nil, since: nil)
+                throw StoreError.stalePlan(planLineage: plan.store.lineage, planSerial: plan.store.serial,
+                                           lineage: info.lineage, serial: info.serial, since: since)
+            }
+            guard !plan.changes.isEmpty else { return ApplyOutcome(serial: info.serial, applied: 0, messages: 0) }
+            var writer = SQLiteWriter(db: db, context: context, serial: info.serial + 1)
+            try writer.loadChainHead()
+            for change in plan.changes {
+                try writer.apply(change)
+                try writer.audit(action: change.action.rawValue, type: change.type.rawValue, id: change.id,
+                                 change: auditJSON(change))
+            }
+            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'serial'", arguments: [String(info.serial + 1)])
+            return ApplyOutcome(serial: info.serial + 1, applied: plan.changes.count, messages: writer.messages)
+        }
+    }
+}
+
+/// Writes one plan's changes inside an open transaction.
+struct SQLiteWriter {
+    let db: Database
+    let context: ApplyContext
+    let serial: Int
+    let now: String
+    var messages = 0
+    private var chainHead = AuditChain.genesis
+
+    init(db: Database, context: ApplyContext, serial: Int) {
+        self.db = db
+        self.context = context
+        self.serial = serial
+        self.now = Timestamp.string(context.now)
+    }
+
+    mutating func loadChainHead() throws {
+        chainHead = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
+    }
+
+    /// Appends one audit record chained to the previous one.
+    mutating func audit(action: String, type: String, id: String, change: String) throws {
+        let hash = AuditChain.hash(previous: chainHead, serial: serial, at: now, actor: context.actor,
+                                   commit: context.commit, action: action, entityType: type, entityID: id, change: change)
+        try db.execute(sql: """
+            INSERT INTO audit (serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash])
+        chainHead = hash
+    }
+
+    func userID(_ key: String) throws -> Int64 {
+        guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM users WHERE email_key = ?"), arguments: [key]) else {
+            throw StoreError.inconsistent("user '\(key)' is not in the store")
+        }
+        return id
+    }
+
+    mutating func apply(_ change: Change) throws {
+        switch change.after ?? change.before {
+        case .role(let role)?:
+            try applyRole(change, role)
+        case .user(let user)?:
+            try applyUser(change, user)
+        case .customer(let customer)?:
+            try db.execute(sql: """
+                INSERT INTO customers (id, name, owner_id, active, applied, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner_id = excluded.owner_id,
+                    active = excluded.active, applied = excluded.applied, updated_at = excluded.updated_at
+                """, arguments: [customer.id, customer.name, try userID(customer.owner), customer.active,
+                                 Fingerprint.customer(customer), now, now])
+        case .account(let account)?:
+            try db.execute(sql: """
+                INSERT INTO accounts (id, customer_id, name, service, owner_id, active, applied, created_at, updated_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, name = excluded.name,
+                    service = excluded.service, owner_id = excluded.owner_id, active = excluded.active,
+                    applied = excluded.applied, updated_at = excluded.updated_at
+                """, arguments: [account.id, account.customer, account.name, account.service, try userID(account.owner),
+                                 account.active, Fingerprint.account(account), now, now])
+        case .membership(let membership)?:
+            try applyMembership(change, membership)
+        case nil:
+            try applyInvitation(change)
+        }
+    }
+
+    private func applyRole(_ change: Change, _ role: RoleState) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        let permissions = String(decoding: try encoder.encode(role.permissions), as: UTF8.self)
+        try db.execute(sql: """
+            INSERT INTO roles (id, name, description, permissions, active, applied, created_at, updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
+                permissions = excluded.permissions, active = excluded.active, applied = excluded.applied,
+                updated_at = excluded.updated_at
+            """, arguments: [role.id, role.name, role.description, permissions, role.active, Fingerprint.role(role), now, now])
+    }
+
+    private mutating func applyUser(_ change: Change, _ user: UserState) throws {
+        switch change.action {
+        case .invite:
+            try db.execute(sql: """
+                INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at)
+                VALUES (?, ?, ?, 'invited', ?, ?, ?)
+                """, arguments: [user.key, user.email, user.name, Fingerprint.user(user), now, now])
+        case .rename:
+            guard case .user(let old)? = change.before else { throw StoreError.inconsistent("rename without a previous user") }
+            try db.execute(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
+                           arguments: [user.key, user.email, Fingerprint.user(user), now, old.key])
+            guard db.changesCount == 1 else { throw StoreError.inconsistent("user '\(old.email)' is not in the store") }
+        case .deactivate:
+            try db.execute(sql: """
+                UPDATE users SET status = 'inactive', applied = ?, deactivated_at = ?, updated_at = ? WHERE email_key = ?
+                """, arguments: [Fingerprint.user(user), now, now, user.key])
+        default:
+            try db.execute(sql: """
+                UPDATE users SET email = ?, name = ?, status = ?, applied = ?, updated_at = ?,
+                    deactivated_at = CASE WHEN ? = 'inactive' THEN deactivated_at ELSE NULL END
+                WHERE email_key = ?
+                """, arguments: [user.email, user.name, user.status.rawValue, Fingerprint.user(user), now,
+                                 user.status.rawValue, user.key])
+        }
+        if change.action != .invite, db.changesCount != 1 {
+            throw StoreError.inconsistent("user '\(user.email)' is not in the store")
+        }
+        if let invitation = change.invitation {
+            try issueInvitation(invitation, reissueCount: 0)
+        }
+    }
+
+    private func applyMembership(_ change: Change, _ membership: MembershipState) throws {
+        let user = try userID(membership.key.user)
+        let scope = membership.key.scope
+        switch change.action {
+        case .grant:
+            try db.execute(sql: """
+                INSERT INTO memberships (user_id, scope_kind, scope_id, roles, expires, applied, started_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
+                                 membership.expires, Fingerprint.membership(membership), now])
+        case .revoke:
+            try db.execute(sql: """
+                UPDATE memberships SET ended_at = ?, end_reason = ?
+                WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
+                """, arguments: [now, change.reason ?? "removed from the files", user, scope.kind.rawValue, scope.id])
+            guard db.changesCount == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
+        default:
+            try db.execute(sql: """
+                UPDATE memberships SET roles = ?, expires = ?, applied = ?
+                WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
+                """, arguments: [membership.roles.joined(separator: ","), membership.expires,
+                                 Fingerprint.membership(membership), user, scope.kind.rawValue, scope.id])
+            guard db.changesCount == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
+        }
+    }
+
+    private mutating func applyInvitation(_ change: Change) throws {
+        switch change.action {
+        case .reissueInvitation:
+            guard let invitation = change.invitation, let replaces = invitation.replaces else {
+                throw StoreError.inconsistent("reissue-invitation \(change.id) names no invitation")
+            }
+            let count = try Int.fetchOne(db, sql: """
+                SELECT reissue_count FROM invitations WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL
+                """, arguments: [replaces])
+            guard let count else { throw StoreError.inconsistent("invitation \(replaces) is no longer pending") }
+            try revokeInvitations(userKey: invitation.user)
+            try issueInvitation(invitation, reissueCount: count + 1)
+        case .revokeInvitation:
+            try revokeInvitations(userKey: change.id.lowercased())
+        default:
+            throw StoreError.inconsistent("cannot apply \(change.action.rawValue) \(change.type.rawValue)")
+        }
+    }
+
+    /// Revokes the user's pending invitations and erases their undelivered messages.
+    func revokeInvitations(userKey: String) throws {
+        let user = try userID(userKey)
+        try db.execute(sql: """
+            UPDATE outbox SET message = NULL, last_error = 'invitation revoked'
+            WHERE delivered_at IS NULL AND invitation_id IN
+                (SELECT id FROM invitations WHERE user_id = ? AND accepted_at IS NULL AND revoked_at IS NULL)
+            """, arguments: [user])
+        try db.execute(sql: "UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND accepted_at IS NULL AND revoked_at IS NULL",
+                       arguments: [now, user])
+    }
+
+    /// A new token (only its hash stored), the invitation row, and its message in the outbox.
+    mutating func issueInvitation(_ invitation: InvitationPlan, reissueCount: Int) throws {
+        let user = try userID(invitation.user)
+        let id = hex(context.random.bytes(16))
+        let token = base64URL(context.random.bytes(32))
+        let expires = context.now.addingTimeInterval(TimeInterval(context.invitations.ttl))
+        let details = String(decoding: try JSONEncoder().encode(invitation), as: UTF8.self)
+        try db.execute(sql: """
+            INSERT INTO invitations (id, user_id, token_hash, details, inviter, issued_at, expires_at, expires_epoch, reissue_count)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, arguments: [id, user, Data(tokenHash(token)), details, invitation.inviter, now, Timestamp.string(expires),
+                             expires.timeIntervalSince1970, reissueCount])
+        let message = InvitationMessage(invitation: invitation, invitationID: id, token: token, issuedAt: context.now,
+                                        expiresAt: expires, acceptURL: context.invitations.acceptURL)
+        try db.execute(sql: "INSERT INTO outbox (id, invitation_id, recipient, message, created_at) VALUES (?, ?, ?, ?, ?)",
+                       arguments: [message.messageID, id, invitation.email, message.text, now])
+        messages += 1
+    }
+}
