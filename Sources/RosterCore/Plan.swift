@@ -134,8 +134,14 @@ public struct AccessChange: Codable, Sendable, Hashable, Comparable {
         self.source = source
     }
 
+    /// By user (case-insensitively, as emails compare), scope, gain before loss, provenance, permissions.
     public static func < (lhs: AccessChange, rhs: AccessChange) -> Bool {
-        (lhs.user, lhs.scope, lhs.change.rawValue, lhs.via) < (rhs.user, rhs.scope, rhs.change.rawValue, rhs.via)
+        let (l, r) = (lhs.user.lowercased(), rhs.user.lowercased())
+        if l != r { return l < r }
+        if lhs.scope != rhs.scope { return lhs.scope < rhs.scope }
+        if lhs.change != rhs.change { return lhs.change == .gain }
+        if lhs.via != rhs.via { return lhs.via < rhs.via }
+        return lhs.permissions.lexicographicallyPrecedes(rhs.permissions)
     }
 }
 

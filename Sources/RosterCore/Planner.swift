@@ -327,7 +327,8 @@ private struct PlanWork {
             affectedUsers.formUnion([old.owner, new.owner])
             if type == .customer { scopeDeactivated(scope) }
             add(type == .customer ? .customers : .accounts,
-                change(.transferOwnership, .customers, risk: .high, reason: "from \(old.owner) to \(new.owner)"))
+                change(.transferOwnership, .customers, risk: .high,
+                       reason: "from \(displayEmail(old.owner)) to \(displayEmail(new.owner))"))
         }
         if old.active && !new.active {
             scopeDeactivated(scope)
@@ -412,7 +413,12 @@ private struct PlanWork {
         }
     }
 
+    /// A user key as the files (or else the store) write the email.
+    func displayEmail(_ key: String) -> String {
+        want.users[key]?.email ?? stored.users[key]?.email ?? key
+    }
+
     func membershipID(_ key: MembershipKey) -> String {
-        "\(want.users[key.user]?.email ?? stored.users[key.user]?.email ?? key.user)@\(key.scope.kind.rawValue):\(key.scope.id)"
+        "\(displayEmail(key.user))@\(key.scope.kind.rawValue):\(key.scope.id)"
     }
 }

@@ -1,0 +1,137 @@
+import ArgumentParser
+import Foundation
+import RosterCore
+import RosterStore
+
+/// `roster invitations list|accept|resend|revoke`.
+struct InvitationsCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "invitations",
+        abstract: "List, accept, resend and revoke invitations.",
+        discussion: """
+        Examples:
+          roster invitations list --status pending
+          roster invitations accept 8kQ…Zw
+          roster invitations resend dan@partner.example
+          roster invitations revoke dan@partner.example
+        """,
+        subcommands: [List.self, Accept.self, Resend.self, Revoke.self]
+    )
+
+    /// Opens the store of the project found from the options (the files need not be valid).
+    static func store(_ options: GlobalOptions, _ environment: Environment) throws -> (any StateStore, Config, String) {
+        let checked = loadAndValidate(options: options, in: environment)
+        let root = checked.manifest.root.isEmpty ? environment.workingDirectory : checked.manifest.root
+        return (try openStore(options: options, config: checked.manifest.config, root: root, environment: environment),
+                checked.manifest.config, root)
+    }
+
+    static func context(_ config: Config, _ actor: String?, _ environment: Environment) -> ApplyContext {
+        ApplyContext(actor: resolveActor(actor, environment: environment), commit: nil, now: environment.now(),
+                     random: environment.random, invitations: config.invitations)
+    }
+
+    struct List: ParsableCommand, RosterRunnable {
+        static let configuration = CommandConfiguration(
+            abstract: "List invitations (never their tokens).",
+            discussion: "Example:\n  roster invitations list --status expired --format json")
+
+        @OptionGroup var options: GlobalOptions
+        @Option(help: "Only invitations with this status: pending, accepted, expired or revoked.")
+        var status: InvitationStatus?
+
+        func run(in environment: Environment) throws -> ExitStatus {
+            let (store, _, _) = try InvitationsCommand.store(options, environment)
+            let records = try runtime { try store.invitations(status: status, now: environment.now()) }
+            if options.format == .json {
+                environment.stdout.write(encodeJSON(records))
+                return .success
+            }
+            if records.isEmpty {
+                environment.stdout.write("No invitations\(status.map { " with status \($0.rawValue)" } ?? "").\n")
+            }
+            for record in records {
+                environment.stdout.write("\(record.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) "
+                    + "\(record.email)  issued \(record.issuedAt)  expires \(record.expiresAt)"
+                    + (record.inviter.map { "  by \($0)" } ?? "")
+                    + (record.reissueCount > 0 ? "  (re-issued \(record.reissueCount)×)" : "") + "\n")
+            }
+            return .success
+        }
+    }
+
+    struct Accept: ParsableCommand, RosterRunnable {
+        static let configuration = CommandConfiguration(
+            abstract: "Accept an invitation: its user becomes active.",
+            discussion: "An unknown, used, revoked or expired token is an error (exit 1) and changes nothing.\n\nExample:\n  roster invitations accept 8kQ…Zw")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The token from the invitation's link.") var token: String
+
+        func run(in environment: Environment) throws -> ExitStatus {
+            let (store, _, _) = try InvitationsCommand.store(options, environment)
+            let email = try runtime {
+                try store.acceptInvitation(token: token, now: environment.now(),
+                                           actor: resolveActor(nil, environment: environment))
+            }
+            environment.stdout.write("Accepted: \(email) is now active.\n")
+            return .success
+        }
+    }
+
+    struct Resend: ParsableCommand, RosterRunnable {
+        static let configuration = CommandConfiguration(
+            abstract: "Issue a fresh token to an invited user and revoke the old one.",
+            discussion: "Example:\n  roster invitations resend dan@partner.example")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The invited user's email.") var email: String
+        @Option(help: "Who is resending, for the audit log.") var actor: String?
+
+        func run(in environment: Environment) throws -> ExitStatus {
+            let (store, config, root) = try InvitationsCommand.store(options, environment)
+            try runtime { try store.resendInvitation(email: email, context: InvitationsCommand.context(config, actor, environment)) }
+            environment.stdout.write("Issued a new invitation to \(email); the old one is revoked.\n")
+            deliver(store: store, config: config, root: root, environment: environment)
+            return .success
+        }
+    }
+
+    struct Revoke: ParsableCommand, RosterRunnable {
+        static let configuration = CommandConfiguration(
+            abstract: "Revoke a user's pending invitation.",
+            discussion: "Example:\n  roster invitations revoke dan@partner.example")
+
+        @OptionGroup var options: GlobalOptions
+        @Argument(help: "The invited user's email.") var email: String
+        @Option(help: "Who is revoking, for the audit log.") var actor: String?
+
+        func run(in environment: Environment) throws -> ExitStatus {
+            let (store, config, _) = try InvitationsCommand.store(options, environment)
+            try runtime { try store.revokeInvitation(email: email, context: InvitationsCommand.context(config, actor, environment)) }
+            environment.stdout.write("Revoked the pending invitation of \(email).\n")
+            return .success
+        }
+    }
+}
+
+extension InvitationStatus: ExpressibleByArgument {}
+
+/// `roster deliver`: retry invitation messages still in the outbox.
+struct DeliverCommand: ParsableCommand, RosterRunnable {
+    static let configuration = CommandConfiguration(
+        commandName: "deliver",
+        abstract: "Deliver invitation messages still waiting in the outbox.",
+        discussion: "Delivery is at-least-once, each message with a stable Message-ID. Exit 1 when some failed.\n\nExample:\n  roster deliver")
+
+    @OptionGroup var options: GlobalOptions
+
+    func run(in environment: Environment) throws -> ExitStatus {
+        let (store, config, root) = try InvitationsCommand.store(options, environment)
+        let report = deliver(store: store, config: config, root: root, environment: environment)
+        if report.delivered == 0 && report.failed.isEmpty {
+            environment.stdout.write("Nothing to deliver.\n")
+        }
+        return report.failed.isEmpty ? .success : .runtimeError
+    }
+}
