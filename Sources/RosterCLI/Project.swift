@@ -38,23 +38,29 @@ struct Project {
         DesiredDirectory(config: config, directory: manifest.directory, today: Day(containing: environment.now()))
     }
 
-    /// SHA-256 over roster.yaml and every source file, path and bytes, in reading order.
+    /// The digest of the files and the commit they are at.
     func desiredInfo() -> DesiredInfo {
-        var hasher = SHA256()
-        let root = URL(fileURLWithPath: environment.workingDirectory)
-        for file in [manifest.configFile] + manifest.files {
-            hasher.update(data: Data(file.utf8))
-            hasher.update(data: Data([0]))
-            let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : root.appendingPathComponent(file)
-            hasher.update(data: (try? Data(contentsOf: url)) ?? Data())
-            hasher.update(data: Data([0]))
-        }
-        return DesiredInfo(digest: hex(hasher.finalize()), commit: gitCommit(in: manifest.root))
+        DesiredInfo(digest: filesDigest([manifest.configFile] + manifest.files, base: environment.workingDirectory),
+                    commit: gitCommit(in: manifest.root))
     }
 
     func planner() -> Planner {
         Planner(config: config, now: environment.now())
     }
+}
+
+/// SHA-256 over each file's shown path and bytes, in order; relative paths are read below `base`.
+func filesDigest(_ files: [String], base: String) -> String {
+    var hasher = SHA256()
+    let root = URL(fileURLWithPath: base)
+    for file in files {
+        hasher.update(data: Data(file.utf8))
+        hasher.update(data: Data([0]))
+        let url = file.hasPrefix("/") ? URL(fileURLWithPath: file) : root.appendingPathComponent(file)
+        hasher.update(data: (try? Data(contentsOf: url)) ?? Data())
+        hasher.update(data: Data([0]))
+    }
+    return hex(hasher.finalize())
 }
 
 /// Opens the store named by `--state`, else `ROSTER_STATE`, else roster.yaml's `state`, else
@@ -89,22 +95,7 @@ func maskPassword(_ url: String) -> String {
 
 /// The commit checked out in the repository that holds `folder`, when there is one.
 func gitCommit(in folder: String) -> String? {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    process.arguments = ["git", "-C", folder, "rev-parse", "--verify", "--quiet", "HEAD"]
-    let pipe = Pipe()
-    process.standardOutput = pipe
-    process.standardError = FileHandle.nullDevice
-    do {
-        try process.run()
-    } catch {
-        return nil
-    }
-    let data = pipe.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0 else { return nil }
-    let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-    return text.isEmpty ? nil : text
+    Git(folder: folder).commit("HEAD")
 }
 
 /// Who is applying: `--actor`, else the CI's user, else the OS user.

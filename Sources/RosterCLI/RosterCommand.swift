@@ -48,7 +48,7 @@ struct RosterCommand: ParsableCommand {
           roster validate --config examples/quickstart/roster.yaml
         """,
         version: rosterVersion,
-        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, ShowCommand.self, HistoryCommand.self,
+        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self, HistoryCommand.self,
                       AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, Version.self]
     )
 }

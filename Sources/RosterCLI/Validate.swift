@@ -53,15 +53,19 @@ struct CheckedManifest {
 
 /// Finds roster.yaml, loads it and its sources, and runs every validation rule.
 func loadAndValidate(options: GlobalOptions, in environment: Environment) -> CheckedManifest {
-    let loader = ManifestLoader(displayBase: environment.workingDirectory)
     guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory) else {
         let diagnostic = Diagnostic(.configNotFound(searched: environment.workingDirectory), at: .file("roster.yaml"))
         return CheckedManifest(manifest: Manifest(configFile: "roster.yaml", root: environment.workingDirectory),
                                diagnostics: [diagnostic])
     }
-    let manifest = loader.load(configPath: configPath)
-    var validator = Validator(config: manifest.config, directory: manifest.directory,
-                              today: Day(containing: environment.now()))
+    return checkManifest(configPath: configPath, displayBase: environment.workingDirectory,
+                         today: Day(containing: environment.now()))
+}
+
+/// Loads the project at `configPath` and runs every validation rule as of `today`.
+func checkManifest(configPath: String, displayBase: String, today: Day) -> CheckedManifest {
+    let manifest = ManifestLoader(displayBase: displayBase).load(configPath: configPath)
+    var validator = Validator(config: manifest.config, directory: manifest.directory, today: today)
     validator.checkReferences = !manifest.isIncomplete
     let diagnostics = (manifest.diagnostics + validator.run()).sorted()
     return CheckedManifest(manifest: manifest, diagnostics: diagnostics)

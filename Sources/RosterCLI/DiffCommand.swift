@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import RosterCore
+import RosterManifest
+
+/// `roster diff --from REV [--to REV]`: the changes and access delta between two revisions of
+/// the files, without any store (SPEC §8).
+struct DiffCommand: ParsableCommand, RosterRunnable {
+    static let configuration = CommandConfiguration(
+        commandName: "diff",
+        abstract: "Show the changes and the access delta between two git revisions of the files, without the store.",
+        discussion: """
+        Loads the files at --from and at --to (default: the working tree) and plans from the one to the \
+        other, as if the store held exactly the --from files. Never opens or creates a store, so a pull \
+        request from a fork or a reviewer without credentials sees who gains and loses what. Problems in \
+        the files are reported as REV:path:line:col. Exit 0, 3 when the files are invalid at either revision, \
+        64 when a revision does not exist.
+
+        Examples:
+          roster diff --from origin/main
+          roster diff --from HEAD~3 --to HEAD --format markdown
+        """
+    )
+
+    @OptionGroup var options: GlobalOptions
+
+    @Option(help: ArgumentHelp("The revision to compare from (a commit, branch or tag).", valueName: "rev"))
+    var from: String
+
+    @Option(help: ArgumentHelp("The revision to compare to (default: the working tree).", valueName: "rev"))
+    var to: String?
+
+    func validate() throws {
+        if options.format == .github {
+            throw ValidationError("diff supports --format text, json or markdown")
+        }
+    }
+
+    func run(in environment: Environment) throws -> ExitStatus {
+        guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory),
+              let realConfig = realPathOf(configPath) else {
+            throw CommandFailure(status: .invalidFiles, message: Problem.configNotFound(searched: environment.workingDirectory).message)
+        }
+        let configFolder = (realConfig as NSString).deletingLastPathComponent
+        let configName = (realConfig as NSString).lastPathComponent
+        let git = Git(folder: configFolder)
+        guard let top = git.topLevel.flatMap(realPathOf) else {
+            throw CommandFailure.runtime("\(configFolder) is not in a git repository; 'roster diff' compares git revisions")
+        }
+        let folderInRepo = relative(configFolder, to: top) ?? ""
+        let cwdInRepo = realPathOf(environment.workingDirectory).flatMap { relative($0, to: top) }
+        let today = Day(containing: environment.now())
+
+        let scratch = FileManager.default.temporaryDirectory.path + "/roster-diff-" + hex(environment.random.bytes(8))
+        defer { try? FileManager.default.removeItem(atPath: scratch) }
+
+        func load(_ revision: String?, label: String) throws -> CheckedManifest {
+            guard let revision else {
+                return checkManifest(configPath: realConfig, displayBase: environment.workingDirectory, today: today)
+            }
+            guard let commit = git.commit(revision) else {
+                throw CommandFailure(status: .usage, message: "revision '\(revision)' does not exist in the repository at \(top)")
+            }
+            let tree = scratch + "/" + label
+            do {
+                try Git(folder: top).extract(commit: commit, path: folderInRepo, into: tree)
+            } catch let failure as Git.Failure {
+                throw CommandFailure.runtime("cannot read the files of '\(revision)': \(failure.message)")
+            }
+            let base = cwdInRepo.map { $0.isEmpty ? tree : tree + "/" + $0 } ?? tree
+            var checked = checkManifest(configPath: tree + (folderInRepo.isEmpty ? "" : "/" + folderInRepo) + "/" + configName,
+                                        displayBase: base, today: today)
+            // Name the revision in every location, git's REV:path way.
+            checked.diagnostics = checked.diagnostics.map { diagnostic in
+                var named = diagnostic
+                named.location.file = "\(revision):\(diagnostic.location.file)"
+                named.notes = diagnostic.notes.map { note in
+                    var n = note
+                    n.location.file = "\(revision):\(note.location.file)"
+                    return n
+                }
+                return named
+            }
+            checked.manifest.files = checked.manifest.files.map { "\(revision):\($0)" }
+            return checked
+        }
+
+        let old = try load(from, label: "from")
+        let new = try load(to, label: "to")
+        let diagnostics = (old.diagnostics + new.diagnostics)
+        environment.stderr.write(TextReporter(color: false).renderDiagnostics(diagnostics))
+        if diagnostics.hasErrors {
+            throw CommandFailure(status: .invalidFiles, message: "the files are invalid at "
+                + [old.diagnostics.hasErrors ? from : nil, new.diagnostics.hasErrors ? (to ?? "the working tree") : nil]
+                    .compactMap { $0 }.joined(separator: " and ") + "; fix them to see the diff")
+        }
+        let before = DesiredDirectory(config: old.manifest.config, directory: old.manifest.directory, today: today)
+        let after = DesiredDirectory(config: new.manifest.config, directory: new.manifest.directory, today: today)
+        // The store as if the --from files had been applied and every invitation accepted.
+        let snapshot = Snapshot(store: StoreInfo(backend: "git", lineage: git.commit(from) ?? from, serial: 0),
+                                state: before.state, everAccepted: Set(before.state.users.keys))
+        let info = DesiredInfo(digest: filesDigest([new.manifest.configFile] + new.manifest.files,
+                                                   base: to == nil ? environment.workingDirectory : scratch + "/to"),
+                               commit: to.flatMap(git.commit) ?? git.commit("HEAD"))
+        let plan = Planner(config: new.manifest.config, now: environment.now())
+            .plan(desired: after, snapshot: snapshot, info: info)
+        environment.stdout.write(renderPlan(plan, options: options, environment: environment))
+        return .success
+    }
+
+    private func realPathOf(_ path: String) -> String? {
+        URL(fileURLWithPath: path).resolvingSymlinksInPath().path.nilIfMissing
+    }
+
+    /// `path` relative to `base` ("" when equal), or nil when outside it.
+    private func relative(_ path: String, to base: String) -> String? {
+        if path == base { return "" }
+        return path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : nil
+    }
+}
+
+private extension String {
+    var nilIfMissing: String? { FileManager.default.fileExists(atPath: self) ? self : nil }
+}
