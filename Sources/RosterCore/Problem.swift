@@ -1,7 +1,7 @@
 /// What can be wrong with the files, as data; `message` is the one place that words it.
 ///
 /// User values are quoted with single quotes; lists are sorted before they are printed.
-public enum Problem: Sendable, Hashable {
+public enum Problem: Error, Sendable, Hashable {
     case yamlSyntax(detail: String)
     case duplicateKey(key: String)
     case aliasBudget(limit: Int)

@@ -101,31 +101,15 @@ public struct ManifestLoader: Sendable {
 
     /// Reads and parses one file, bounded in size.
     private func readTree(_ path: String, shown: String, into diagnostics: inout [Diagnostic]) -> YAMLTree? {
-        let attributes = (try? FileManager.default.attributesOfItem(atPath: path)) ?? [:]
-        guard attributes[.type] as? FileAttributeType == .typeRegular else {
-            // A FIFO or device would block or never end; only regular files are read.
-            diagnostics.append(Diagnostic(.unreadableFile(reason: "not a regular file"), at: .file(shown)))
+        switch readRegularFile(path, limit: limits.maxFileBytes) {
+        case .success(let bytes):
+            let (tree, problems) = YAMLLoader(limits: limits).load(bytes, file: shown)
+            diagnostics += problems
+            return tree
+        case .failure(let problem):
+            diagnostics.append(Diagnostic(problem, at: .file(shown)))
             return nil
         }
-        let size = (attributes[.size] as? NSNumber)?.intValue ?? 0
-        if size > limits.maxFileBytes {
-            diagnostics.append(Diagnostic(.fileTooLarge(bytes: size, limit: limits.maxFileBytes), at: .file(shown)))
-            return nil
-        }
-        guard let handle = FileHandle(forReadingAtPath: path) else {
-            diagnostics.append(Diagnostic(.unreadableFile(reason: "permission denied or not a regular file"), at: .file(shown)))
-            return nil
-        }
-        defer { try? handle.close() }
-        // Read one byte past the bound so a file that grew since `stat` is still refused.
-        let data = (try? handle.read(upToCount: limits.maxFileBytes + 1)) ?? Data()
-        if data.count > limits.maxFileBytes {
-            diagnostics.append(Diagnostic(.fileTooLarge(bytes: data.count, limit: limits.maxFileBytes), at: .file(shown)))
-            return nil
-        }
-        let (tree, problems) = YAMLLoader(limits: limits).load([UInt8](data), file: shown)
-        diagnostics += problems
-        return tree
     }
 
     /// A path as the user should see it: relative to `displayBase` when below it.
@@ -133,4 +117,43 @@ public struct ManifestLoader: Sendable {
         let base = displayBase.hasSuffix("/") ? displayBase : displayBase + "/"
         return path.hasPrefix(base) ? String(path.dropFirst(base.count)) : path
     }
+}
+
+/// The bytes of a regular file of at most `limit` bytes.
+///
+/// A FIFO or device would block or never end, so only regular files are read; the size is
+/// checked before reading and again while reading, in case the file grows meanwhile.
+func readRegularFile(_ path: String, limit: Int) -> Result<[UInt8], Problem> {
+    let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
+    guard fd >= 0 else {
+        return .failure(.unreadableFile(reason: String(cString: strerror(errno))))
+    }
+    defer { close(fd) }
+    var info = stat()
+    guard fstat(fd, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
+        return .failure(.unreadableFile(reason: "not a regular file"))
+    }
+    let size = Int(info.st_size)
+    guard size <= limit else { return .failure(.fileTooLarge(bytes: size, limit: limit)) }
+    var bytes = [UInt8](repeating: 0, count: size + 1)
+    var count = 0
+    while true {
+        if count == bytes.count {
+            guard bytes.count <= limit else { return .failure(.fileTooLarge(bytes: bytes.count, limit: limit)) }
+            bytes.append(contentsOf: [UInt8](repeating: 0, count: max(4096, bytes.count)))
+        }
+        let got = bytes.withUnsafeMutableBytes { buffer -> Int in
+            guard let base = buffer.baseAddress else { return 0 }
+            return read(fd, base + count, buffer.count - count)
+        }
+        if got < 0 {
+            if errno == EINTR { continue }
+            return .failure(.unreadableFile(reason: String(cString: strerror(errno))))
+        }
+        if got == 0 { break }
+        count += got
+    }
+    guard count <= limit else { return .failure(.fileTooLarge(bytes: count, limit: limit)) }
+    bytes.removeSubrange(count...)
+    return .success(bytes)
 }

@@ -16,7 +16,7 @@ struct NodeReader {
         diagnostics.append(Diagnostic(problem, at: tree.location(node), notes: notes))
     }
 
-    /// Walks a mapping whose keys must come from `fields`; calls `body` for each known key.
+    /// Walks a mapping whose keys must come from `fields` (fewer than 64); calls `body` for each known key.
     ///
     /// Reports a non-mapping, unknown keys (with a suggestion) and missing `required` keys.
     /// Returns false when the node is not a mapping.
@@ -28,7 +28,7 @@ struct NodeReader {
             report(.wrongType(field: field, expected: "a mapping", found: tree.typeName(node)), at: node)
             return false
         }
-        var present: Set<String> = []
+        var present: UInt64 = 0
         for (key, value) in tree.entries(node) {
             guard let name = tree.scalar(key) else {
                 report(.wrongType(field: "key", expected: "a string", found: tree.typeName(key)), at: key)
@@ -38,15 +38,16 @@ struct NodeReader {
                 report(.mergeKey, at: key)
                 continue
             }
-            guard fields.contains(name) else {
+            guard let index = fields.firstIndex(of: name) else {
                 report(.unknownField(field: name, in: container,
                                      suggestion: Suggestion.closest(to: name, in: fields)), at: key)
                 continue
             }
-            present.insert(name)
+            present |= 1 << UInt64(index)
             body(&self, name, value)
         }
-        for name in required where !present.contains(name) {
+        for name in required {
+            if let index = fields.firstIndex(of: name), present & (1 << UInt64(index)) != 0 { continue }
             report(.missingField(field: name, in: container), at: node)
         }
         return true

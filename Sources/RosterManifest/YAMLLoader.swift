@@ -180,21 +180,34 @@ private struct TreeBuilder {
     }
 
     private mutating func checkDuplicateKeys(_ mapping: YAMLTree.NodeID) {
-        let node = tree.nodes[Int(mapping)]
-        let pairs = Int(node.count) / 2
-        guard pairs > 1 else { return }
+        let entries = tree.entries(mapping)
+        guard entries.count > 1 else { return }
+        // Mappings in these files are small: a pairwise scan beats hashing every key.
+        if entries.count <= 16 {
+            for later in 1..<entries.count {
+                guard let text = tree.scalar(entries[later].key) else { continue }
+                for earlier in 0..<later where tree.scalar(entries[earlier].key) == text {
+                    reportDuplicate(text, at: entries[later].key, first: entries[earlier].key)
+                    break
+                }
+            }
+            return
+        }
         var seen: [String: YAMLTree.NodeID] = [:]
-        seen.reserveCapacity(pairs)
-        for pair in 0..<pairs {
-            let key = tree.children[Int(node.start) + pair * 2]
+        seen.reserveCapacity(entries.count)
+        for (key, _) in entries {
             guard let text = tree.scalar(key) else { continue }
             if let first = seen[text] {
-                diagnostics.append(Diagnostic(.duplicateKey(key: text), at: tree.location(key),
-                                              notes: [DiagnosticNote("first declared here", at: tree.location(first))]))
+                reportDuplicate(text, at: key, first: first)
             } else {
                 seen[text] = key
             }
         }
+    }
+
+    private mutating func reportDuplicate(_ key: String, at node: YAMLTree.NodeID, first: YAMLTree.NodeID) {
+        diagnostics.append(Diagnostic(.duplicateKey(key: key), at: tree.location(node),
+                                      notes: [DiagnosticNote("first declared here", at: tree.location(first))]))
     }
 
     private mutating func report(_ problem: Problem, line: Int, column: Int) {

@@ -71,19 +71,24 @@ public struct YAMLTree: Sendable {
         return children[Int(node.start)..<Int(node.start + node.count)]
     }
 
-    /// The key/value pairs of a mapping, in file order (empty for any other node).
-    public func entries(_ id: NodeID) -> [(key: NodeID, value: NodeID)] {
+    /// The key/value pairs of a mapping, in file order (empty for any other node); no copying.
+    public func entries(_ id: NodeID) -> Entries {
         let node = nodes[Int(id)]
-        guard node.kind == .mapping else { return [] }
-        var result: [(key: NodeID, value: NodeID)] = []
-        result.reserveCapacity(Int(node.count) / 2)
-        var index = Int(node.start)
-        let end = index + Int(node.count)
-        while index < end {
-            result.append((children[index], children[index + 1]))
-            index += 2
+        guard node.kind == .mapping else { return Entries(slots: []) }
+        return Entries(slots: children[Int(node.start)..<Int(node.start + node.count)])
+    }
+
+    /// A mapping's pairs as a collection over the tree's child slots.
+    public struct Entries: RandomAccessCollection {
+        let slots: ArraySlice<NodeID>
+
+        public var startIndex: Int { 0 }
+        public var endIndex: Int { slots.count / 2 }
+
+        public subscript(position: Int) -> (key: NodeID, value: NodeID) {
+            let base = slots.startIndex + position * 2
+            return (slots[base], slots[base + 1])
         }
-        return result
     }
 
     /// A short description of the node's type, for "found …" in messages.
