@@ -3,6 +3,9 @@
 #
 #   scripts/bench.sh [SCALE]        SCALE defaults to 1.0 (100k users, 300k memberships, ~28 MB)
 #
+# Then, unless SKIP_PLAN=1: the first plan and apply on a fresh SQLite store, a plan with no
+# changes, and plan and apply of a 1% change (the apply times are single runs).
+#
 # Steps: compile scripts/yaml-floor.c into .build-bench/yaml-floor; generate the directory
 # into .build-bench/data-SCALE with scripts/gen-bench.py (kept between runs); build roster in
 # release; time each command best-of-3 with /usr/bin/time; print seconds, peak RSS and the
@@ -97,6 +100,34 @@ if [[ -n "$ROSTER" ]]; then
     step "measure roster validate on $DATA (best of $RUNS)"
     measure "roster validate" "$ROSTER" validate --config "$DATA/roster.yaml"
     ROWS+=("roster validate|$BEST_S|$PEAK_KB")
+fi
+
+if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
+    # The reconciler on a fresh SQLite store: first plan and apply of the whole directory, a
+    # plan with no changes, then plan and apply of a change to 1% of the memberships.
+    STORE="$PWD/$OUT/store-$SCALE.db"
+    MUTATED="$OUT/data-$SCALE-m1"
+    rm -rf "$STORE" "$STORE"-* "$STORE.lock" "$DATA/.roster"
+    step "generate $MUTATED (1% of memberships changed)"
+    [[ -f "$MUTATED/roster.yaml" ]] || python3 scripts/gen-bench.py "$MUTATED" --scale "$SCALE" --mutate-percent 1
+    rm -rf "$MUTATED/.roster"
+    state=(--state "sqlite:$STORE")
+    step "measure the first plan (empty store)"
+    measure "roster plan (first)" "$ROSTER" plan --config "$DATA/roster.yaml" "${state[@]}" --format json
+    ROWS+=("plan, empty store|$BEST_S|$PEAK_KB")
+    step "measure the first apply (whole directory, with invitation delivery)"
+    RUNS=1 measure "roster apply (first)" "$ROSTER" apply --auto-approve --config "$DATA/roster.yaml" "${state[@]}"
+    ROWS+=("apply, whole directory|$BEST_S|$PEAK_KB")
+    step "measure a plan with no changes"
+    measure "roster plan (no changes)" "$ROSTER" plan --config "$DATA/roster.yaml" "${state[@]}"
+    grep -q "No changes" "$OUT/run.out" || { echo "bench.sh: expected no changes" >&2; false; }
+    ROWS+=("plan, no changes|$BEST_S|$PEAK_KB")
+    step "measure plan and apply of a 1% change"
+    measure "roster plan (1%)" "$ROSTER" plan --config "$MUTATED/roster.yaml" "${state[@]}"
+    tail -n 1 "$OUT/run.out" >&2
+    ROWS+=("plan, 1% changed|$BEST_S|$PEAK_KB")
+    RUNS=1 measure "roster apply (1%)" "$ROSTER" apply --auto-approve --allow mass-removal --config "$MUTATED/roster.yaml" "${state[@]}"
+    ROWS+=("apply, 1% changed|$BEST_S|$PEAK_KB")
 fi
 
 step "report"

@@ -40,17 +40,27 @@ public struct InvitationMessage: Sendable, Hashable {
         text = (headers + [""] + body).joined(separator: "\r\n") + "\r\n"
     }
 
-    static func isoDate(_ date: Date) -> String {
+    // Formatters are costly to make and safe to share for formatting; a large first apply
+    // composes one message per invited user.
+    nonisolated(unsafe) private static let iso: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        return formatter.string(from: date)
-    }
+        return formatter
+    }()
 
-    static func rfc5322Date(_ date: Date) -> String {
+    nonisolated(unsafe) private static let rfc5322: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(secondsFromGMT: 0)
         formatter.dateFormat = "EEE, dd MMM yyyy HH:mm:ss '+0000'"
-        return formatter.string(from: date)
+        return formatter
+    }()
+
+    static func isoDate(_ date: Date) -> String {
+        iso.string(from: date)
+    }
+
+    static func rfc5322Date(_ date: Date) -> String {
+        rfc5322.string(from: date)
     }
 }

@@ -45,20 +45,27 @@ public struct Deliverer {
     }
 
     /// Tries each pending message once; a failure is recorded and left for `roster deliver`.
-    public func deliverPending(now: () -> Date) throws -> DeliveryReport {
+    ///
+    /// Deliveries are marked in batches: a crash between sending and marking sends those
+    /// messages again (at-least-once), with the same Message-ID.
+    public func deliverPending(now: () -> Date, batch: Int = 1000) throws -> DeliveryReport {
         var report = DeliveryReport()
+        var delivered: [String] = []
         for message in try store.undeliveredMessages() {
             do {
                 try channel.deliver(message)
-                try store.markDelivered(messageID: message.id, at: now())
+                delivered.append(message.id)
                 report.delivered += 1
-            } catch let error as StoreError {
-                throw error
             } catch {
                 try store.markFailed(messageID: message.id, error: "\(error)", at: now())
                 report.failed.append("\(message.recipient): \(error.localizedDescription)")
             }
+            if delivered.count >= batch {
+                try store.markDelivered(messageIDs: delivered, at: now())
+                delivered.removeAll(keepingCapacity: true)
+            }
         }
+        try store.markDelivered(messageIDs: delivered, at: now())
         return report
     }
 }

@@ -49,16 +49,26 @@ func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
 
 /// Timestamps as stored and shown: ISO 8601 in UTC, to the second.
 enum Timestamp {
-    static func string(_ date: Date) -> String {
+    nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
         let formatter = ISO8601DateFormatter()
         formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        return formatter.string(from: date)
+        return formatter
+    }()
+
+    static func string(_ date: Date) -> String {
+        formatter.string(from: date)
     }
 }
 
-/// A change as JSON for the audit log: compact, keys sorted.
-func auditJSON(_ change: Change) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-    return (try? encoder.encode(change)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+/// Changes as JSON for the audit log: compact, keys sorted; one encoder per apply.
+struct AuditEncoder {
+    private let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    func json(_ change: Change) -> String {
+        (try? encoder.encode(change)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    }
 }

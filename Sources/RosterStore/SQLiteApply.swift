@@ -14,10 +14,11 @@ extension SQLiteStore {
             guard !plan.changes.isEmpty else { return ApplyOutcome(serial: info.serial, applied: 0, messages: 0) }
             var writer = SQLiteWriter(db: db, context: context, serial: info.serial + 1)
             try writer.loadChainHead()
+            let encoder = AuditEncoder()
             for change in plan.changes {
                 try writer.apply(change)
                 try writer.audit(action: change.action.rawValue, type: change.type.rawValue, id: change.id,
-                                 change: auditJSON(change))
+                                 change: encoder.json(change))
             }
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'serial'", arguments: [String(info.serial + 1)])
             return ApplyOutcome(serial: info.serial + 1, applied: plan.changes.count, messages: writer.messages)
@@ -41,6 +42,11 @@ struct SQLiteWriter {
         self.now = Timestamp.string(context.now)
     }
 
+    /// Runs one statement, compiled once per transaction and reused (a first apply runs hundreds of thousands).
+    func run(sql: String, arguments: StatementArguments = []) throws {
+        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    }
+
     mutating func loadChainHead() throws {
         chainHead = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
     }
@@ -49,10 +55,10 @@ struct SQLiteWriter {
     mutating func audit(action: String, type: String, id: String, change: String) throws {
         let hash = AuditChain.hash(previous: chainHead, serial: serial, at: now, actor: context.actor,
                                    commit: context.commit, action: action, entityType: type, entityID: id, change: change)
-        try db.execute(sql: """
+        try db.cachedStatement(sql: """
             INSERT INTO audit (serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash])
+            """).execute(arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash])
         chainHead = hash
     }
 
@@ -70,7 +76,7 @@ struct SQLiteWriter {
         case .user(let user)?:
             try applyUser(change, user)
         case .customer(let customer)?:
-            try db.execute(sql: """
+            try run(sql: """
                 INSERT INTO customers (id, name, owner_id, active, applied, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner_id = excluded.owner_id,
@@ -78,7 +84,7 @@ struct SQLiteWriter {
                 """, arguments: [customer.id, customer.name, try userID(customer.owner), customer.active,
                                  Fingerprint.customer(customer), now, now])
         case .account(let account)?:
-            try db.execute(sql: """
+            try run(sql: """
                 INSERT INTO accounts (id, customer_id, name, service, owner_id, active, applied, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, name = excluded.name,
@@ -97,7 +103,7 @@ struct SQLiteWriter {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let permissions = String(decoding: try encoder.encode(role.permissions), as: UTF8.self)
-        try db.execute(sql: """
+        try run(sql: """
             INSERT INTO roles (id, name, description, permissions, active, applied, created_at, updated_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
@@ -109,21 +115,21 @@ struct SQLiteWriter {
     private mutating func applyUser(_ change: Change, _ user: UserState) throws {
         switch change.action {
         case .invite:
-            try db.execute(sql: """
+            try run(sql: """
                 INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at)
                 VALUES (?, ?, ?, 'invited', ?, ?, ?)
                 """, arguments: [user.key, user.email, user.name, Fingerprint.user(user), now, now])
         case .rename:
             guard case .user(let old)? = change.before else { throw StoreError.inconsistent("rename without a previous user") }
-            try db.execute(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
+            try run(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
                            arguments: [user.key, user.email, Fingerprint.user(user), now, old.key])
             guard db.changesCount == 1 else { throw StoreError.inconsistent("user '\(old.email)' is not in the store") }
         case .deactivate:
-            try db.execute(sql: """
+            try run(sql: """
                 UPDATE users SET status = 'inactive', applied = ?, deactivated_at = ?, updated_at = ? WHERE email_key = ?
                 """, arguments: [Fingerprint.user(user), now, now, user.key])
         default:
-            try db.execute(sql: """
+            try run(sql: """
                 UPDATE users SET email = ?, name = ?, status = ?, applied = ?, updated_at = ?,
                     deactivated_at = CASE WHEN ? = 'inactive' THEN deactivated_at ELSE NULL END
                 WHERE email_key = ?
@@ -143,19 +149,19 @@ struct SQLiteWriter {
         let scope = membership.key.scope
         switch change.action {
         case .grant:
-            try db.execute(sql: """
+            try run(sql: """
                 INSERT INTO memberships (user_id, scope_kind, scope_id, roles, expires, applied, started_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
                                  membership.expires, Fingerprint.membership(membership), now])
         case .revoke:
-            try db.execute(sql: """
+            try run(sql: """
                 UPDATE memberships SET ended_at = ?, end_reason = ?
                 WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
                 """, arguments: [now, change.reason ?? "removed from the files", user, scope.kind.rawValue, scope.id])
             guard db.changesCount == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
         default:
-            try db.execute(sql: """
+            try run(sql: """
                 UPDATE memberships SET roles = ?, expires = ?, applied = ?
                 WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
                 """, arguments: [membership.roles.joined(separator: ","), membership.expires,
@@ -186,12 +192,12 @@ struct SQLiteWriter {
     /// Revokes the user's pending invitations and erases their undelivered messages.
     func revokeInvitations(userKey: String) throws {
         let user = try userID(userKey)
-        try db.execute(sql: """
+        try run(sql: """
             UPDATE outbox SET message = NULL, last_error = 'invitation revoked'
             WHERE delivered_at IS NULL AND invitation_id IN
                 (SELECT id FROM invitations WHERE user_id = ? AND accepted_at IS NULL AND revoked_at IS NULL)
             """, arguments: [user])
-        try db.execute(sql: "UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND accepted_at IS NULL AND revoked_at IS NULL",
+        try run(sql: "UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND accepted_at IS NULL AND revoked_at IS NULL",
                        arguments: [now, user])
     }
 
@@ -202,14 +208,14 @@ struct SQLiteWriter {
         let token = base64URL(context.random.bytes(32))
         let expires = context.now.addingTimeInterval(TimeInterval(context.invitations.ttl))
         let details = String(decoding: try JSONEncoder().encode(invitation), as: UTF8.self)
-        try db.execute(sql: """
+        try run(sql: """
             INSERT INTO invitations (id, user_id, token_hash, details, inviter, issued_at, expires_at, expires_epoch, reissue_count)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [id, user, Data(tokenHash(token)), details, invitation.inviter, now, Timestamp.string(expires),
                              expires.timeIntervalSince1970, reissueCount])
         let message = InvitationMessage(invitation: invitation, invitationID: id, token: token, issuedAt: context.now,
                                         expiresAt: expires, acceptURL: context.invitations.acceptURL)
-        try db.execute(sql: "INSERT INTO outbox (id, invitation_id, recipient, message, created_at) VALUES (?, ?, ?, ?, ?)",
+        try run(sql: "INSERT INTO outbox (id, invitation_id, recipient, message, created_at) VALUES (?, ?, ?, ?, ?)",
                        arguments: [message.messageID, id, invitation.email, message.text, now])
         messages += 1
     }

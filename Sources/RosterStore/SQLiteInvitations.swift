@@ -121,10 +121,14 @@ extension SQLiteStore {
         }
     }
 
-    public func markDelivered(messageID: String, at: Date) throws {
+    public func markDelivered(messageIDs: [String], at: Date) throws {
+        guard !messageIDs.isEmpty else { return }
+        let time = Timestamp.string(at)
         try transaction { db in
-            try db.execute(sql: "UPDATE outbox SET delivered_at = ?, message = NULL, attempts = attempts + 1, last_error = NULL WHERE id = ?",
-                           arguments: [Timestamp.string(at), messageID])
+            let statement = try db.cachedStatement(sql: """
+                UPDATE outbox SET delivered_at = ?, message = NULL, attempts = attempts + 1, last_error = NULL WHERE id = ?
+                """)
+            for id in messageIDs { try statement.execute(arguments: [time, id]) }
         }
     }
 

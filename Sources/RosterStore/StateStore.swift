@@ -169,8 +169,8 @@ public protocol StateStore: AnyObject {
     func revokeInvitation(email: String, context: ApplyContext) throws
 
     func undeliveredMessages() throws -> [OutboxMessage]
-    /// Erases the clear token: the message is kept as delivered, without its text.
-    func markDelivered(messageID: String, at: Date) throws
+    /// Erases the clear tokens: the messages are kept as delivered, without their text.
+    func markDelivered(messageIDs: [String], at: Date) throws
     func markFailed(messageID: String, error: String, at: Date) throws
 
     /// Audit records, oldest first; filtered by serial above `afterSerial`, user email and time.
