@@ -40,19 +40,19 @@ public struct DesiredDirectory: Sendable {
                                               status: user.status == .active ? .active : .inactive)
             locations[EntityKey.user(user.key)] = user.email.location
             for previous in user.previousEmails {
-                renames[previous.value.lowercased()] = user.key
+                renames[Syntax.emailKey(previous.value)] = user.key
             }
         }
         for customer in directory.customers {
             let active = customer.status == .active
             state.customers[customer.id.value] = CustomerState(id: customer.id.value, name: customer.name,
-                                                               owner: customer.owner.value.lowercased(), active: active)
+                                                               owner: Syntax.emailKey(customer.owner.value), active: active)
             locations[EntityKey.customer(customer.id.value)] = customer.id.location
             addMembers(customer.members, scope: ScopeRef(.customer, customer.id.value), scopeActive: active, today: today)
         }
         for account in directory.accounts {
             let active = account.status == .active
-            let owner = account.owner?.value.lowercased() ?? state.customers[account.customer.value]?.owner ?? ""
+            let owner = account.owner.map { Syntax.emailKey($0.value) } ?? state.customers[account.customer.value]?.owner ?? ""
             state.accounts[account.id.value] = AccountState(id: account.id.value, customer: account.customer.value,
                                                             name: account.name, service: account.service,
                                                             owner: owner, active: active)
@@ -63,15 +63,16 @@ public struct DesiredDirectory: Sendable {
 
     private mutating func addMembers(_ members: [Member], scope: ScopeRef, scopeActive: Bool, today: Day) {
         for member in members {
-            let key = MembershipKey(user: member.user.value.lowercased(), scope: scope)
+            let key = MembershipKey(user: Syntax.emailKey(member.user.value), scope: scope)
             locations[EntityKey.membership(key)] = member.location
             if let expires = member.expires, expires.value <= today {
                 expired[key] = expires.value.description
                 continue
             }
             guard scopeActive, state.users[key.user]?.status == .active else { continue }
-            state.memberships[key] = MembershipState(key: key, roles: Array(Set(member.roles.map(\.value))).sorted(),
-                                                     expires: member.expires?.value.description)
+            var roles = member.roles.map(\.value)
+            if roles.count > 1 { roles = Array(Set(roles)).sorted() }
+            state.memberships[key] = MembershipState(key: key, roles: roles, expires: member.expires?.value.description)
         }
     }
 }

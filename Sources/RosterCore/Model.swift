@@ -112,7 +112,7 @@ public struct User: Sendable {
     }
 
     /// The identity of the user: the lower-cased email.
-    public var key: String { email.value.lowercased() }
+    public var key: String { Syntax.emailKey(email.value) }
 }
 
 /// One entry of a `members` list: a user and the roles it holds in the scope.

@@ -136,7 +136,7 @@ public struct AccessChange: Codable, Sendable, Hashable, Comparable {
 
     /// By user (case-insensitively, as emails compare), scope, gain before loss, provenance, permissions.
     public static func < (lhs: AccessChange, rhs: AccessChange) -> Bool {
-        let (l, r) = (lhs.user.lowercased(), rhs.user.lowercased())
+        let (l, r) = (Syntax.emailKey(lhs.user), Syntax.emailKey(rhs.user))
         if l != r { return l < r }
         if lhs.scope != rhs.scope { return lhs.scope < rhs.scope }
         if lhs.change != rhs.change { return lhs.change == .gain }

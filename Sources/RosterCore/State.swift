@@ -62,7 +62,7 @@ public struct UserState: Codable, Sendable, Hashable {
     public var status: UserStatus
 
     public init(email: String, name: String?, status: UserStatus) {
-        self.key = email.lowercased()
+        self.key = Syntax.emailKey(email)
         self.email = email
         self.name = name
         self.status = status
