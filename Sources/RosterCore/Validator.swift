@@ -211,12 +211,13 @@ private struct Context {
 
     mutating func checkMembers(_ members: [Member], scope: String) {
         // Member lists are short: a pairwise scan beats a dictionary per scope.
+        let keys = members.map { Syntax.emailKey($0.user.value) }
         var large: [String: Int] = [:]
         for (position, member) in members.enumerated() {
-            let key = Syntax.emailKey(member.user.value)
+            let key = keys[position]
             let first: Int?
             if members.count <= 16 {
-                first = members[..<position].firstIndex { Syntax.emailKey($0.user.value) == key }
+                first = keys[..<position].firstIndex(of: key)
             } else {
                 first = large[key]
                 if first == nil { large[key] = position }
@@ -275,8 +276,10 @@ private struct Context {
 public enum Syntax {
     /// The identity of an email: lower-cased (without allocating when it already is).
     public static func emailKey(_ email: String) -> String {
-        email.utf8.contains { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") } || !email.utf8.allSatisfy({ $0 < 0x80 })
-            ? email.lowercased() : email
+        for byte in email.utf8 where byte >= 0x80 || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z")) {
+            return email.lowercased()
+        }
+        return email
     }
 
     /// `[a-z0-9][a-z0-9-]{0,62}`.

@@ -67,9 +67,14 @@ struct SourceResolver {
         visited.insert(folder)
         for name in names.sorted() where !name.hasPrefix(".") {
             let path = folder + "/" + name
-            guard let real = realPath(path), inside(real) != nil, real != configPath else { continue }
+            var info = stat()
+            guard lstat(path, &info) == 0 else { continue }
+            // Only a symbolic link can lead outside the root; resolve those alone (realpath costs a
+            // system call per path component, and a directory holds thousands of plain files).
+            let isLink = (info.st_mode & S_IFMT) == S_IFLNK
+            guard let real = isLink ? realPath(path) : path, inside(real) != nil, real != configPath else { continue }
             let childRelative = relative.isEmpty ? name : relative + "/" + name
-            if isDirectory(real) {
+            if isLink ? isDirectory(real) : (info.st_mode & S_IFMT) == S_IFDIR {
                 if !visited.contains(real) {
                     walk(folder: real, relative: childRelative, visited: visited, visit)
                 }
