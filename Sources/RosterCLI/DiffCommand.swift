@@ -54,11 +54,14 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
         let scratch = FileManager.default.temporaryDirectory.path + "/roster-diff-" + hex(environment.random.bytes(8))
         defer { try? FileManager.default.removeItem(atPath: scratch) }
 
-        func load(_ revision: String?, label: String) throws -> CheckedManifest {
+        /// The files at `revision` (the working tree when nil), checked, with their digest.
+        func load(_ revision: String?, label: String) throws -> (checked: CheckedManifest, digest: String) {
             guard let revision else {
-                return checkManifest(configPath: realConfig, displayBase: environment.workingDirectory, today: today)
+                let checked = checkManifest(configPath: realConfig, displayBase: environment.workingDirectory, today: today)
+                return (checked, filesDigest([checked.manifest.configFile] + checked.manifest.files,
+                                             base: environment.workingDirectory))
             }
-            guard let commit = git.commit(revision) else {
+            guard let commit = commits[revision] ?? git.commit(revision) else {
                 throw CommandFailure(status: .usage, message: "revision '\(revision)' does not exist in the repository at \(top)")
             }
             let tree = scratch + "/" + label
@@ -68,8 +71,10 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
                 throw CommandFailure.runtime("cannot read the files of '\(revision)': \(failure.message)")
             }
             let base = cwdInRepo.map { $0.isEmpty ? tree : tree + "/" + $0 } ?? tree
+            commits[revision] = commit
             var checked = checkManifest(configPath: tree + (folderInRepo.isEmpty ? "" : "/" + folderInRepo) + "/" + configName,
                                         displayBase: base, today: today)
+            let digest = filesDigest([checked.manifest.configFile] + checked.manifest.files, base: base)
             // Name the revision in every location, git's REV:path way.
             checked.diagnostics = checked.diagnostics.map { diagnostic in
                 var named = diagnostic
@@ -82,12 +87,14 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
                 return named
             }
             checked.manifest.files = checked.manifest.files.map { "\(revision):\($0)" }
-            return checked
+            return (checked, digest)
         }
 
-        let old = try load(from, label: "from")
-        let new = try load(to, label: "to")
-        let diagnostics = (old.diagnostics + new.diagnostics)
+        var commits: [String: String] = [:]
+        let old = try load(from, label: "from").checked
+        let (new, digest) = try load(to, label: "to")
+        // Errors at either revision; warnings only where the review lands, at --to.
+        let diagnostics = (old.diagnostics.filter(\.isError) + new.diagnostics).sorted()
         environment.stderr.write(TextReporter(color: false).renderDiagnostics(diagnostics))
         if diagnostics.hasErrors {
             throw CommandFailure(status: .invalidFiles, message: "the files are invalid at "
@@ -97,14 +104,12 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
         let before = DesiredDirectory(config: old.manifest.config, directory: old.manifest.directory, today: today)
         let after = DesiredDirectory(config: new.manifest.config, directory: new.manifest.directory, today: today)
         // The store as if the --from files had been applied and every invitation accepted.
-        let snapshot = Snapshot(store: StoreInfo(backend: "git", lineage: git.commit(from) ?? from, serial: 0),
+        let snapshot = Snapshot(store: StoreInfo(backend: "git", lineage: commits[from] ?? from, serial: 0),
                                 state: before.state, everAccepted: Set(before.state.users.keys))
-        let info = DesiredInfo(digest: filesDigest([new.manifest.configFile] + new.manifest.files,
-                                                   base: to == nil ? environment.workingDirectory : scratch + "/to"),
-                               commit: to.flatMap(git.commit) ?? git.commit("HEAD"))
+        let info = DesiredInfo(digest: digest, commit: to.flatMap { commits[$0] } ?? git.commit("HEAD"))
         let plan = Planner(config: new.manifest.config, now: environment.now())
             .plan(desired: after, snapshot: snapshot, info: info)
-        environment.stdout.write(renderPlan(plan, options: options, environment: environment))
+        environment.stdout.write(renderPlan(plan, options: options, environment: environment, command: "roster diff"))
         return .success
     }
 

@@ -40,7 +40,9 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
         let store = try openStore(options: options, config: project.config, root: project.manifest.root,
                                   environment: environment)
         let snapshot = try runtime { try store.snapshot() }
-        let plan = project.planner().plan(desired: project.desired(), snapshot: snapshot, info: project.desiredInfo())
+        let desired = project.desired()
+        let plan = project.planner().plan(desired: desired, snapshot: snapshot, info: project.desiredInfo())
+        environment.releaseAtExit((snapshot, desired, plan))
         if let out {
             let path = out.hasPrefix("/") ? out : environment.workingDirectory + "/" + out
             do {
@@ -57,12 +59,12 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
     }
 }
 
-/// The plan in the format `--format` asks for.
-func renderPlan(_ plan: Plan, options: GlobalOptions, environment: Environment) -> String {
+/// The plan in the format `--format` asks for; `command` is named in the hints of folded output.
+func renderPlan(_ plan: Plan, options: GlobalOptions, environment: Environment, command: String = "roster plan") -> String {
     switch options.format {
     case .json: return JSONPlanRenderer().render(plan)
-    case .markdown: return MarkdownPlanRenderer().render(plan)
-    case .text, .github: return TextPlanRenderer(color: options.useColor(in: environment)).render(plan)
+    case .markdown: return MarkdownPlanRenderer(command: command).render(plan)
+    case .text, .github: return TextPlanRenderer(color: options.useColor(in: environment), command: command).render(plan)
     }
 }
 

@@ -17,6 +17,8 @@ struct TextPlanRenderer: PlanRenderer {
     /// Access rows shown before pointing at `--format json`, so a huge plan stays readable.
     static let accessRowLimit = 200
     var color: Bool
+    /// The command that made the plan, named in "… --format json" hints.
+    var command = "roster plan"
 
     func render(_ plan: Plan) -> String {
         var sections: [String] = []
@@ -69,7 +71,7 @@ struct TextPlanRenderer: PlanRenderer {
         for (index, row) in PlanText.sortedAccess(delta).enumerated() {
             if index == Self.accessRowLimit {
                 text += "  … \(PlanText.counted(delta.count - index, "more access change")) not shown; "
-                    + "roster plan --format json lists them all.\n"
+                    + "\(command) --format json lists them all.\n"
                 break
             }
             if row.user != user {
@@ -107,6 +109,8 @@ struct TextPlanRenderer: PlanRenderer {
 struct MarkdownPlanRenderer: PlanRenderer {
     static let identifier = "markdown"
     var limit = 60_000
+    /// The command that made the plan, named in the heading and in "run … --format json" hints.
+    var command = "roster plan"
 
     private enum DetailLevel: CaseIterable { case all, withoutLowRisk, none }
 
@@ -120,7 +124,7 @@ struct MarkdownPlanRenderer: PlanRenderer {
         }
         let risky = FoldableList(
             title: "#### High-risk changes\n\n", tableHead: "", what: "high-risk change",
-            rows: lines.filter { $0.change.risk == .high }.map { "- " + ChangeLine($0.change).markdownItem() + "\n" })
+            rows: lines.filter { $0.change.risk == .high }.map { "- " + ChangeLine($0.change).markdownItem() + "\n" }, command: command)
         let access = FoldableList(
             title: "#### Access changes\n\n",
             tableHead: "| user | change | permissions | on | via | declared at |\n|---|---|---|---|---|---|\n",
@@ -130,9 +134,9 @@ struct MarkdownPlanRenderer: PlanRenderer {
                     + "| \(PlanText.markdown(row.permissions.joined(separator: ", "))) "
                     + "| \(PlanText.markdown(row.scope.description)) | \(PlanText.markdown(row.via)) "
                     + "| \(row.source.map { PlanText.cell(PlanText.code($0)) } ?? "") |\n"
-            })
+            }, command: command)
         let warnings = FoldableList(title: "#### Warnings\n\n", tableHead: "", what: "warning",
-                                    rows: plan.warnings.map { "- \(PlanText.markdown($0))\n" })
+                                    rows: plan.warnings.map { "- \(PlanText.markdown($0))\n" }, command: command)
         let details = Dictionary(uniqueKeysWithValues: DetailLevel.allCases.map { ($0, self.details($0, lines)) })
         func document(_ notice: String, risky riskyRows: Int, access accessRows: Int, warnings warningRows: Int,
                       _ level: DetailLevel) -> String {
@@ -163,9 +167,12 @@ struct MarkdownPlanRenderer: PlanRenderer {
     }
 
     private func head(_ plan: Plan) -> String {
-        var text = "### roster plan\n\n**\(PlanText.markdown(plan.summary.line))**\n\n"
-        text += "Against the \(PlanText.markdown(plan.store.backend)) store "
-            + "(lineage \(PlanText.code(plan.store.lineage)), serial \(plan.store.serial)); files "
+        var text = "### \(command)\n\n**\(PlanText.markdown(plan.summary.line))**\n\n"
+        // `roster diff` plans from a revision of the files, not from a store.
+        text += (plan.store.backend == "git"
+            ? "From the files at commit \(PlanText.code(plan.store.lineage)) to the files "
+            : "Against the \(PlanText.markdown(plan.store.backend)) store "
+                + "(lineage \(PlanText.code(plan.store.lineage)), serial \(plan.store.serial)); files ")
             + (plan.desired.commit.map { "at commit \(PlanText.code($0)), " } ?? "")
             + "digest \(PlanText.code(String(plan.desired.digest.prefix(12)))).\n\n"
         guard !plan.isEmpty else { return text }
@@ -191,7 +198,7 @@ struct MarkdownPlanRenderer: PlanRenderer {
 
     private func details(_ level: DetailLevel, _ lines: [(group: PlanGroup, change: Change, text: String)]) -> String {
         guard !lines.isEmpty else { return "" }
-        let json = "run `roster plan --format json` for the full plan._\n\n"
+        let json = "run `\(command) --format json` for the full plan._\n\n"
         let kept = level == .all ? lines : lines.filter { $0.change.risk != .low }
         if level == .none || kept.isEmpty {
             let all = lines.count == 1 ? "The one change" : "The list of all \(PlanText.counted(lines.count, "change"))"
@@ -220,7 +227,7 @@ struct MarkdownPlanRenderer: PlanRenderer {
     private func fit(_ text: String) -> String {
         guard text.count >= limit else { return text }
         let marker = "\n_Cut to stay under \(PlanText.grouped(limit)) characters; "
-            + "run `roster plan --format json` for the full plan._\n"
+            + "run `\(command) --format json` for the full plan._\n"
         guard limit > marker.count + 1 else { return String(text.prefix(max(0, limit - 1))) }
         var out = ""
         var used = marker.count
@@ -240,9 +247,11 @@ private struct FoldableList {
     /// The singular noun for a row: "access change".
     var what: String
     var rows: [String]
+    var command: String
     private var prefixLength: [Int]
 
-    init(title: String, tableHead: String, what: String, rows: [String]) {
+    init(title: String, tableHead: String, what: String, rows: [String], command: String) {
+        self.command = command
         self.title = title
         self.tableHead = tableHead
         self.what = what
@@ -254,7 +263,7 @@ private struct FoldableList {
     private func note(showing count: Int) -> String {
         guard count < rows.count else { return "" }
         let omitted = PlanText.counted(rows.count - count, (count > 0 ? "more " : "") + what)
-        return (count > 0 ? "\n" : "") + "_\(omitted) not shown; run `roster plan --format json` for the full plan._\n"
+        return (count > 0 ? "\n" : "") + "_\(omitted) not shown; run `\(command) --format json` for the full plan._\n"
     }
 
     func length(showing count: Int) -> Int {

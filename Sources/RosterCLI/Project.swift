@@ -22,6 +22,7 @@ struct Project {
     /// Loads and validates; prints diagnostics to stderr and fails with exit 3 when invalid.
     static func load(options: GlobalOptions, in environment: Environment) throws -> Project {
         let checked = loadAndValidate(options: options, in: environment)
+        environment.releaseAtExit(checked)
         environment.stderr.write(TextReporter(color: false).renderDiagnostics(checked.diagnostics))
         if checked.diagnostics.hasErrors {
             throw CommandFailure(status: .invalidFiles,

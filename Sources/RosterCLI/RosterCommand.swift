@@ -48,8 +48,9 @@ struct RosterCommand: ParsableCommand {
           roster validate --config examples/quickstart/roster.yaml
         """,
         version: rosterVersion,
-        subcommands: [Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self, HistoryCommand.self,
-                      AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, Version.self]
+        subcommands: [InitCommand.self, Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self,
+                      HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, SchemaCommand.self,
+                      Version.self]
     )
 }
 

@@ -28,6 +28,7 @@ struct Validate: ParsableCommand, RosterRunnable {
 
     func run(in environment: Environment) throws -> ExitStatus {
         let loaded = loadAndValidate(options: options, in: environment)
+        defer { environment.releaseAtExit(loaded) }
         let report = ValidationReport(diagnostics: loaded.diagnostics, files: loaded.manifest.files.count,
                                       roles: loaded.manifest.directory.roles.count,
                                       users: loaded.manifest.directory.users.count,

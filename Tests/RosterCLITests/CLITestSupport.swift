@@ -1,5 +1,6 @@
 import Foundation
 import RosterCLI
+import RosterCore
 import XCTest
 
 /// The result of running roster in-process.
@@ -18,14 +19,38 @@ enum Paths {
 }
 
 /// Runs `roster ARGS` in `directory` with buffered output and a fixed clock (2026-11-23).
+///
+/// `random` supplies tokens, ids and a new store's lineage (pass one `SeededRandomSource` to
+/// every call of a test so they are reproducible and never repeat); `stdinIsTerminal` and
+/// `input` simulate a terminal answering the lines given, in order.
 func roster(_ arguments: [String], in directory: String, variables: [String: String] = [:],
-            terminal: Bool = false, now: Date = Date(timeIntervalSince1970: 1_795_435_200)) -> RunResult {
+            terminal: Bool = false, now: Date = Date(timeIntervalSince1970: 1_795_435_200),
+            random: any RandomSource = SystemRandomSource(), stdinIsTerminal: Bool = false,
+            input: [String] = []) -> RunResult {
     let out = TextSink()
     let err = TextSink()
+    let lines = InputLines(input)
     let environment = Environment(workingDirectory: directory, variables: variables, stdout: out, stderr: err,
-                                  stdoutIsTerminal: terminal, now: { now })
+                                  stdoutIsTerminal: terminal, now: { now }, random: random,
+                                  stdinIsTerminal: stdinIsTerminal, readLine: { lines.next() })
     let status = runRoster(arguments, in: environment)
     return RunResult(status: status, stdout: out.text, stderr: err.text)
+}
+
+/// Lines a simulated terminal types, one per `readLine`; nil once they run out.
+final class InputLines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String]
+
+    init(_ lines: [String]) {
+        self.lines = lines
+    }
+
+    func next() -> String? {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines.isEmpty ? nil : lines.removeFirst()
+    }
 }
 
 /// Compares `actual` with the golden file `Golden/NAME`; `ROSTER_RECORD=1` rewrites it instead.
