@@ -1,0 +1,167 @@
+import Foundation
+import RosterCore
+@testable import RosterStore
+import XCTest
+
+/// The SQLite store through its `StateStore` API: one transaction per apply, staleness,
+/// the apply lock, and several handles opening one new file at once.
+final class SQLiteStoreApplyTests: XCTestCase {
+    var folder = ""
+    let now = Date(timeIntervalSince1970: 1_795_435_200)
+
+    override func setUpWithError() throws {
+        folder = FileManager.default.temporaryDirectory.path + "/roster-store-apply-" + UUID().uuidString
+    }
+
+    override func tearDown() {
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    func context(seed: UInt64 = 1) -> ApplyContext {
+        ApplyContext(actor: "tester", commit: nil, now: now, random: SeededRandomSource(seed: seed), invitations: InvitationSettings())
+    }
+
+    func plan(_ store: SQLiteStore, _ changes: [Change]) throws -> Plan {
+        Plan(desired: DesiredInfo(digest: "d", commit: nil), store: try store.snapshot().store, changes: changes,
+             accessDelta: [], rails: [])
+    }
+
+    static let role = Change(action: .create, type: .role, id: "viewer",
+                             after: .role(RoleState(id: "viewer", name: nil, description: nil, permissions: ["streams": ["read"]])))
+
+    static func invite(_ email: String) -> Change {
+        Change(action: .invite, type: .user, id: email, after: .user(UserState(email: email, name: nil, status: .invited)),
+               invitation: InvitationPlan(user: email, email: email, inviter: nil, grants: []))
+    }
+
+    func count(_ store: SQLiteStore, _ table: String) throws -> Int {
+        try store.queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") } ?? -1
+    }
+
+    // MARK: One transaction
+
+    func testFailingChangeRollsBackTheWholeApply() throws {
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        let ghost = MembershipKey(user: "ghost@nowhere.example", scope: ScopeRef(.account, "web"))
+        let broken = try plan(store, [
+            Self.role,
+            Self.invite("amy@example.com"),
+            Change(action: .grant, type: .membership, id: "ghost@nowhere.example@account:web",
+                   after: .membership(MembershipState(key: ghost, roles: ["viewer"], expires: nil))),
+        ])
+        XCTAssertThrowsError(try store.apply(broken, context: context())) { error in
+            XCTAssertEqual(error as? StoreError, .inconsistent("user 'ghost@nowhere.example' is not in the store"))
+        }
+        for table in ["roles", "users", "invitations", "outbox", "memberships", "audit"] {
+            XCTAssertEqual(try count(store, table), 0, "\(table): the changes before the failing one were rolled back")
+        }
+        XCTAssertEqual(try store.snapshot().store.serial, 0)
+    }
+
+    func testAppliedPlanCommitsChangesAuditAndOutboxTogether() throws {
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        let outcome = try store.apply(try plan(store, [Self.role, Self.invite("amy@example.com")]), context: context())
+        XCTAssertEqual(outcome, ApplyOutcome(serial: 1, applied: 2, messages: 1))
+        XCTAssertEqual(try [count(store, "roles"), count(store, "users"), count(store, "invitations"), count(store, "outbox"),
+                            count(store, "audit")], [1, 1, 1, 1, 2])
+        let message = try XCTUnwrap(try store.undeliveredMessages().first)
+        let token = try XCTUnwrap(message.text.range(of: #"accept [A-Za-z0-9_-]{43}"#, options: .regularExpression)
+            .map { String(message.text[$0].dropFirst("accept ".count)) })
+        XCTAssertEqual(try store.queue.read { db in try Data.fetchOne(db, sql: "SELECT token_hash FROM invitations") },
+                       Data(tokenHash(token)))
+        XCTAssertEqual(try store.acceptInvitation(token: token, now: now, actor: "amy"), "amy@example.com")
+        XCTAssertEqual(try store.verifyAudit(), AuditVerification(records: 3, firstBroken: nil, reason: nil))
+    }
+
+    func testEmptyPlanLeavesTheSerialAlone() throws {
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        XCTAssertEqual(try store.apply(try plan(store, []), context: context()), ApplyOutcome(serial: 0, applied: 0, messages: 0))
+        XCTAssertEqual(try count(store, "audit"), 0)
+    }
+
+    // MARK: Staleness
+
+    func testPlanMadeAtAnOlderSerialIsStaleAndListsWhatChanged() throws {
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        let first = try plan(store, [Self.role])
+        _ = try store.apply(first, context: context())
+        XCTAssertThrowsError(try store.apply(first, context: context(seed: 2))) { error in
+            guard case .stalePlan(let planLineage, let planSerial, let lineage, let serial, let since)? = error as? StoreError else {
+                return XCTFail("\(error)")
+            }
+            XCTAssertEqual(planLineage, lineage)
+            XCTAssertEqual([planSerial, serial], [0, 1])
+            XCTAssertEqual(since.map { "\($0.serial) \($0.action) \($0.entityType) \($0.entityID)" }, ["1 create role viewer"])
+        }
+        var foreign = try plan(store, [Self.invite("bo@example.com")])
+        foreign.store.lineage = "00000000-0000-4000-8000-000000000000"
+        XCTAssertThrowsError(try store.apply(foreign, context: context(seed: 3))) { error in
+            XCTAssertTrue("\(error)".contains("another store"), "\(error)")
+        }
+        XCTAssertEqual(try count(store, "users"), 0)
+        XCTAssertEqual(try store.snapshot().store.serial, 1)
+    }
+
+    // MARK: The apply lock
+
+    func testHeldLockNamesItsHolderAndIsReleasedEvenWhenTheBodyThrows() throws {
+        let path = folder + "/state.db"
+        let first = try SQLiteStore(path: path)
+        let second = try SQLiteStore(path: path)
+        let holder = LockHolder(host: "build-3", pid: 77, actor: "ci", since: "2026-11-23T12:00:00Z")
+        struct Boom: Error {}
+        XCTAssertThrowsError(try first.withApplyLock(holder: holder, timeout: 0) { () throws -> Void in
+            XCTAssertThrowsError(try second.withApplyLock(holder: holder, timeout: 0.2) {}) { error in
+                XCTAssertEqual(error as? StoreError, .lockHeld(holder: holder))
+                XCTAssertTrue("\(error)".contains("ci on build-3 (pid 77) since 2026-11-23T12:00:00Z"), "\(error)")
+            }
+            throw Boom()
+        })
+        XCTAssertEqual(try second.withApplyLock(holder: holder, timeout: 0) { 42 }, 42, "released after the throw")
+    }
+
+    // MARK: A new file opened by several at once
+
+    func testHandlesOpeningOneNewFileAtOnceAllSucceedWithOneLineage() throws {
+        for round in 0..<10 {
+            let path = folder + "/race-\(round).db"
+            let count = 8
+            let start = DispatchSemaphore(value: 0)
+            let results = Results(count)
+            let group = DispatchGroup()
+            for index in 0..<count {
+                group.enter()
+                Thread.detachNewThread {
+                    start.wait()
+                    do {
+                        let store = try SQLiteStore(path: path, random: SeededRandomSource(seed: UInt64(index + 1)))
+                        results.set(index, .success(try store.snapshot().store.lineage))
+                    } catch {
+                        results.set(index, .failure("\(error)"))
+                    }
+                    group.leave()
+                }
+            }
+            for _ in 0..<count { start.signal() }
+            group.wait()
+            let failures = results.all.compactMap { if case .failure(let e) = $0 { e } else { nil } }
+            XCTAssertEqual(failures, [], "round \(round): opening a new store must not fail because another opens it too")
+            let lineages = Set(results.all.compactMap { if case .success(let l) = $0 { l } else { nil } })
+            XCTAssertLessThanOrEqual(lineages.count, 1, "round \(round): one store, one lineage")
+            XCTAssertEqual(try SQLiteStore(path: path).appliedMigrations(), ["v1-directory"])
+        }
+    }
+}
+
+/// Outcomes of concurrent workers.
+final class Results: @unchecked Sendable {
+    enum Outcome: Equatable { case success(String), failure(String) }
+    private let lock = NSLock()
+    private var outcomes: [Outcome?]
+
+    init(_ count: Int) { outcomes = Array(repeating: nil, count: count) }
+
+    func set(_ index: Int, _ outcome: Outcome) { lock.withLock { outcomes[index] = outcome } }
+
+    var all: [Outcome] { lock.withLock { outcomes.map { $0 ?? .failure("no result") } } }
+}
