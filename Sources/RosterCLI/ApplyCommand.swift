@@ -66,7 +66,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
             throw CommandFailure.refused("apply needs approval: run it on a terminal to answer the prompt, "
                                          + "pass --auto-approve, or apply a saved plan ('roster apply plan.json'); nothing was changed")
         }
-        let saved = try planFile.map(readPlan)
+        let saved = try planFile.map { try readPlan($0, in: environment) }
         let project = try Project.load(options: options, in: environment)
         let store = try openStore(options: options, config: project.config, root: project.manifest.root,
                                   environment: environment)
@@ -112,9 +112,10 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         return .success
     }
 
-    private func readPlan(_ file: String) throws -> Plan {
+    private func readPlan(_ file: String, in environment: Environment) throws -> Plan {
+        let path = file.hasPrefix("/") ? file : environment.workingDirectory + "/" + file
         do {
-            return try Plan.read(json: Data(contentsOf: URL(fileURLWithPath: file)))
+            return try Plan.read(json: Data(contentsOf: URL(fileURLWithPath: path)))
         } catch {
             throw CommandFailure(status: .usage, message: "cannot read the saved plan '\(file)': \(error.localizedDescription); "
                                  + "save one with 'roster plan --out \(file)'")

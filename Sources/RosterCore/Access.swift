@@ -74,14 +74,15 @@ public struct AccessResolver {
                 add(everything, on: ScopeRef(.account, account), grant)
             }
         }
-        for id in index.accountsOwned[user] ?? [] where state.accounts[id]?.active == true {
+        for id in index.accountsOwned[user] ?? [] where isActive(account: id, in: state) {
             add(everything, on: ScopeRef(.account, id),
                 Grant(via: "owner of account \(id)", source: locations[EntityKey.account(id)]?.description))
         }
         for membership in index.memberships[user] ?? [] {
             let scope = membership.key.scope
-            let scopeActive = scope.kind == .customer ? state.customers[scope.id]?.active : state.accounts[scope.id]?.active
-            guard scopeActive == true else { continue }
+            let scopeActive = scope.kind == .customer ? state.customers[scope.id]?.active == true
+                : isActive(account: scope.id, in: state)
+            guard scopeActive else { continue }
             let source = locations[EntityKey.membership(membership.key)]?.description
             for roleID in membership.roles {
                 guard let role = state.roles[roleID], role.active else { continue }
@@ -89,6 +90,12 @@ public struct AccessResolver {
             }
         }
         return held
+    }
+
+    /// An account grants access only while it and its customer are active.
+    private func isActive(account id: String, in state: DirectoryState) -> Bool {
+        guard let account = state.accounts[id], account.active else { return false }
+        return state.customers[account.customer]?.active == true
     }
 
     /// Reverse lookups over one state, built once per plan.

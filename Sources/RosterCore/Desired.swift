@@ -57,7 +57,10 @@ public struct DesiredDirectory: Sendable {
                                                             name: account.name, service: account.service,
                                                             owner: owner, active: active)
             locations[EntityKey.account(account.id.value)] = account.id.location
-            addMembers(account.members, scope: ScopeRef(.account, account.id.value), scopeActive: active, today: today)
+            // An account of an inactive customer grants nothing, as if the customer were removed.
+            let customerActive = state.customers[account.customer.value]?.active ?? false
+            addMembers(account.members, scope: ScopeRef(.account, account.id.value), scopeActive: active && customerActive,
+                       today: today)
         }
     }
 

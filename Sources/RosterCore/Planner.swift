@@ -348,8 +348,13 @@ private struct PlanWork {
                 }
             }
         } else {
+            // The account's owner, and the owners of the customer it belongs to (before and after a move).
             for state in [stored, want] {
-                if let owner = state.accounts[scope.id]?.owner { affectedUsers.insert(owner) }
+                guard let account = state.accounts[scope.id] else { continue }
+                affectedUsers.insert(account.owner)
+                for other in [stored, want] {
+                    if let owner = other.customers[account.customer]?.owner { affectedUsers.insert(owner) }
+                }
             }
         }
         for state in [stored, want] {

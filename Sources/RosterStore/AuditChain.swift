@@ -13,8 +13,8 @@ enum AuditChain {
         return hex(SHA256.hash(data: Data(fields.joined(separator: "\n").utf8)))
     }
 
-    /// Checks every record in order.
-    static func verify(_ records: [AuditRecord]) -> AuditVerification {
+    /// Checks every record in order, and that the last one is the `head` the store recorded.
+    static func verify(_ records: [AuditRecord], head: String) -> AuditVerification {
         var previous = genesis
         for record in records {
             guard record.previousHash == previous else {
@@ -29,6 +29,10 @@ enum AuditChain {
                                          reason: "record \(record.sequence) was modified after it was written")
             }
             previous = record.hash
+        }
+        guard previous == head else {
+            return AuditVerification(records: records.count, firstBroken: (records.last?.sequence ?? 0) + 1,
+                                     reason: "the log ends before the last record the store wrote (records were removed from its end)")
         }
         return AuditVerification(records: records.count, firstBroken: nil, reason: nil)
     }

@@ -18,8 +18,9 @@ extension SQLiteStore {
             for change in plan.changes {
                 try writer.apply(change)
                 try writer.audit(action: change.action.rawValue, type: change.type.rawValue, id: change.id,
-                                 change: encoder.json(change))
+                                 change: encoder.json(change), userKey: change.userKey)
             }
+            try writer.finish()
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'serial'", arguments: [String(info.serial + 1)])
             return ApplyOutcome(serial: info.serial + 1, applied: plan.changes.count, messages: writer.messages)
         }
@@ -51,15 +52,22 @@ struct SQLiteWriter {
         chainHead = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
     }
 
-    /// Appends one audit record chained to the previous one.
-    mutating func audit(action: String, type: String, id: String, change: String) throws {
+    /// Appends one audit record chained to the previous one; `userKey` ties it to a user's
+    /// identity, so the user's history survives a rename.
+    mutating func audit(action: String, type: String, id: String, change: String, userKey: String?) throws {
         let hash = AuditChain.hash(previous: chainHead, serial: serial, at: now, actor: context.actor,
                                    commit: context.commit, action: action, entityType: type, entityID: id, change: change)
         try db.cachedStatement(sql: """
-            INSERT INTO audit (serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """).execute(arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash])
+            INSERT INTO audit (serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash, user_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM users WHERE email_key = ?))
+            """).execute(arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash,
+                                     userKey])
         chainHead = hash
+    }
+
+    /// Records the chain's last hash in the same transaction, so a log cut short is detected too.
+    func finish() throws {
+        try run(sql: "UPDATE meta SET value = ? WHERE key = 'audit_head'", arguments: [chainHead])
     }
 
     func userID(_ key: String) throws -> Int64 {
@@ -218,5 +226,17 @@ struct SQLiteWriter {
         try run(sql: "INSERT INTO outbox (id, invitation_id, recipient, message, created_at) VALUES (?, ?, ?, ?, ?)",
                        arguments: [message.messageID, id, invitation.email, message.text, now])
         messages += 1
+    }
+}
+
+extension Change {
+    /// The user a change is about, for the audit log; nil for roles and scopes.
+    var userKey: String? {
+        switch after ?? before {
+        case .user(let user)?: return user.key
+        case .membership(let membership)?: return membership.key.user
+        case nil: return invitation?.user ?? Syntax.emailKey(id)
+        default: return nil
+        }
     }
 }

@@ -61,7 +61,8 @@ extension SQLiteStore {
             var writer = SQLiteWriter(db: db, context: context, serial: try Self.storeInfo(db).serial)
             try writer.loadChainHead()
             try writer.audit(action: "accept-invitation", type: "invitation", id: email,
-                             change: #"{"invitation":"\#(id)"}"#)
+                             change: #"{"invitation":"\#(id)"}"#, userKey: Syntax.emailKey(email))
+            try writer.finish()
             return email
         }
     }
@@ -103,7 +104,8 @@ extension SQLiteStore {
             var writer = SQLiteWriter(db: db, context: context, serial: serial)
             try writer.loadChainHead()
             try body(&writer, db, key)
-            try writer.audit(action: action, type: "invitation", id: email, change: #"{"user":"\#(key)"}"#)
+            try writer.audit(action: action, type: "invitation", id: email, change: #"{"user":"\#(key)"}"#, userKey: key)
+            try writer.finish()
             try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'serial'", arguments: [String(serial)])
         }
     }
@@ -153,8 +155,12 @@ extension SQLiteStore {
             arguments.append(afterSerial)
         }
         if let user {
-            conditions.append("(lower(entity_id) = ? OR lower(entity_id) LIKE ? ESCAPE '\\')")
+            // By identity (which a rename keeps), and by text for records written before it existed.
+            conditions.append("""
+                (user_id = (SELECT id FROM users WHERE email_key = ?) OR lower(entity_id) = ? OR lower(entity_id) LIKE ? ESCAPE '\\')
+                """)
             let key = user.lowercased()
+            arguments.append(key)
             arguments.append(key)
             arguments.append(key.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%")
                 .replacingOccurrences(of: "_", with: "\\_") + "@%")
@@ -175,6 +181,11 @@ extension SQLiteStore {
     }
 
     public func verifyAudit() throws -> AuditVerification {
-        AuditChain.verify(try auditRecords(afterSerial: nil, user: nil, since: nil))
+        try wrap {
+            try queue.read { db in
+                let head = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'audit_head'") ?? AuditChain.genesis
+                return AuditChain.verify(try Self.auditRecords(db, afterSerial: nil, user: nil, since: nil), head: head)
+            }
+        }
     }
 }

@@ -35,8 +35,10 @@ enum SQLiteSchema {
     CREATE TABLE audit (
         seq INTEGER PRIMARY KEY AUTOINCREMENT, serial INTEGER NOT NULL, at TEXT NOT NULL, actor TEXT NOT NULL,
         git_commit TEXT, action TEXT NOT NULL, entity_type TEXT NOT NULL, entity_id TEXT NOT NULL,
-        change TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL);
+        change TEXT NOT NULL, prev_hash TEXT NOT NULL, hash TEXT NOT NULL,
+        user_id INTEGER REFERENCES users(id));
     CREATE INDEX audit_serial ON audit (serial);
+    CREATE INDEX audit_user ON audit (user_id);
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """

@@ -30,6 +30,14 @@ public final class SQLiteStore: StateStore {
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
             }
+            // Two processes opening a new file at once would both see it unmigrated; the
+            // migrator runs under an exclusive lock so the second finds the work done.
+            let lock = FileLock(path: path + ".migrate.lock")
+            guard try lock.acquire(holder: LockHolder(host: "", pid: getpid(), actor: "migration", since: ""),
+                                   timeout: busyTimeout).acquired else {
+                throw StoreError.database("another process has been migrating \(path) for over \(Int(busyTimeout)) s")
+            }
+            defer { lock.release() }
             try Self.migrator(random: random).migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError.database("cannot open \(path): \(error.message ?? error.description)")
@@ -42,8 +50,8 @@ public final class SQLiteStore: StateStore {
         migrator.registerMigration("v1-directory") { db in
             try db.execute(sql: SQLiteSchema.v1)
             let bytes = random.bytes(16)
-            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('lineage', ?), ('serial', '0')",
-                           arguments: [uuidString(bytes)])
+            try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('lineage', ?), ('serial', '0'), ('audit_head', ?)",
+                           arguments: [uuidString(bytes), AuditChain.genesis])
         }
         return migrator
     }
@@ -109,13 +117,15 @@ public final class SQLiteStore: StateStore {
         let memberships = try Row.fetchCursor(db, sql: """
             SELECT u.email_key AS user, m.scope_kind, m.scope_id, m.roles, m.expires, m.applied, m.end_reason
             FROM memberships m JOIN users u ON u.id = m.user_id
-            WHERE m.ended_at IS NULL OR m.end_reason = 'external'
+            WHERE m.ended_at IS NULL OR (m.end_reason = 'external' AND NOT EXISTS (
+                SELECT 1 FROM memberships later WHERE later.user_id = m.user_id AND later.scope_kind = m.scope_kind
+                    AND later.scope_id = m.scope_id AND later.id > m.id))
             """)
         while let row = try memberships.next() {
             let scope = ScopeRef(ScopeKind(rawValue: row["scope_kind"]) ?? .account, row["scope_id"])
             let key = MembershipKey(user: row["user"], scope: scope)
             if (row["end_reason"] as String?) == "external" {
-                // Ended by someone outside roster: granting it again is reverting drift.
+                // Last ended by someone outside roster: granting it again is reverting drift.
                 if state.memberships[key] == nil { drifted.insert(EntityKey.membership(key)) }
                 continue
             }
