@@ -19,20 +19,28 @@ public struct AccessResolver {
     }
 
     /// What `user` holds in `state`, per scope and permission.
-    public func effective(of user: String, in state: DirectoryState, locations: [String: SourceLocation] = [:]) -> [ScopeRef: [String: Grant]] {
-        effective(of: user, in: state, index: Index(state), locations: locations)
+    public func effective(of user: String, in state: DirectoryState) -> [ScopeRef: [String: Grant]] {
+        effective(of: user, in: state, index: Index(state, users: [user]), sources: Sources())
+    }
+
+    /// Where the files declare scopes and memberships, for provenance.
+    private struct Sources {
+        var locations: [String: SourceLocation] = [:]
+        var memberLocations: [MembershipKey: SourceLocation] = [:]
     }
 
     /// Gains and losses from `before` to `after` for `users`, grouped by scope and provenance, sorted.
     public func delta(before: DirectoryState, after: DirectoryState, users: Set<String>,
-                      locations: [String: SourceLocation]) -> [AccessChange] {
+                      locations: [String: SourceLocation],
+                      memberLocations: [MembershipKey: SourceLocation] = [:]) -> [AccessChange] {
         guard !users.isEmpty else { return [] }
-        let beforeIndex = Index(before)
-        let afterIndex = Index(after)
+        let beforeIndex = Index(before, users: users)
+        let afterIndex = Index(after, users: users)
+        let sources = Sources(locations: locations, memberLocations: memberLocations)
         var result: [AccessChange] = []
         for user in users.sorted() {
-            let old = effective(of: user, in: before, index: beforeIndex, locations: [:])
-            let new = effective(of: user, in: after, index: afterIndex, locations: locations)
+            let old = effective(of: user, in: before, index: beforeIndex, sources: Sources())
+            let new = effective(of: user, in: after, index: afterIndex, sources: sources)
             let email = after.users[user]?.email ?? before.users[user]?.email ?? user
             for scope in Set(old.keys).union(new.keys).sorted() {
                 let was = old[scope] ?? [:]
@@ -59,7 +67,8 @@ public struct AccessResolver {
     }
 
     private func effective(of user: String, in state: DirectoryState, index: Index,
-                           locations: [String: SourceLocation]) -> [ScopeRef: [String: Grant]] {
+                           sources: Sources) -> [ScopeRef: [String: Grant]] {
+        let locations = sources.locations
         guard let person = state.users[user], person.status != .inactive else { return [:] }
         var held: [ScopeRef: [String: Grant]] = [:]
         func add(_ permissions: [String], on scope: ScopeRef, _ grant: Grant) {
@@ -83,7 +92,7 @@ public struct AccessResolver {
             let scopeActive = scope.kind == .customer ? state.customers[scope.id]?.active == true
                 : isActive(account: scope.id, in: state)
             guard scopeActive else { continue }
-            let source = locations[EntityKey.membership(membership.key)]?.description
+            let source = sources.memberLocations[membership.key]?.description
             for roleID in membership.roles {
                 guard let role = state.roles[roleID], role.active else { continue }
                 add(role.grants, on: scope, Grant(via: "role \(roleID) on \(scope)", source: source))
@@ -105,13 +114,18 @@ public struct AccessResolver {
         var accountsOf: [String: [String]] = [:]
         var memberships: [String: [MembershipState]] = [:]
 
-        init(_ state: DirectoryState) {
-            for customer in state.customers.values { customersOwned[customer.owner, default: []].append(customer.id) }
+        /// Lookups for `users` only, so a small change does not index a whole directory's memberships.
+        init(_ state: DirectoryState, users: Set<String>) {
+            for customer in state.customers.values where users.contains(customer.owner) {
+                customersOwned[customer.owner, default: []].append(customer.id)
+            }
             for account in state.accounts.values {
-                accountsOwned[account.owner, default: []].append(account.id)
+                if users.contains(account.owner) { accountsOwned[account.owner, default: []].append(account.id) }
                 accountsOf[account.customer, default: []].append(account.id)
             }
-            for membership in state.memberships.values { memberships[membership.key.user, default: []].append(membership) }
+            for membership in state.memberships.values where users.contains(membership.key.user) {
+                memberships[membership.key.user, default: []].append(membership)
+            }
             for key in customersOwned.keys { customersOwned[key]?.sort() }
             for key in accountsOwned.keys { accountsOwned[key]?.sort() }
             for key in accountsOf.keys { accountsOf[key]?.sort() }

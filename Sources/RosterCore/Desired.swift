@@ -1,8 +1,10 @@
 /// What the files ask for, as plain state plus where each piece was declared.
 public struct DesiredDirectory: Sendable {
     public var state = DirectoryState()
-    /// Where each entity was declared, by `EntityKey`.
+    /// Where each role, user, customer and account was declared, by `EntityKey`.
     public var locations: [String: SourceLocation] = [:]
+    /// Where each membership was declared (its entry in a `members` list).
+    public var memberLocations: [MembershipKey: SourceLocation] = [:]
     /// Old user key → new user key, from `previousEmails`.
     public var renames: [String: String] = [:]
     /// Memberships the files still list but whose `expires` day has begun: revoked, not granted.
@@ -67,7 +69,7 @@ public struct DesiredDirectory: Sendable {
     private mutating func addMembers(_ members: [Member], scope: ScopeRef, scopeActive: Bool, today: Day) {
         for member in members {
             let key = MembershipKey(user: Syntax.emailKey(member.user.value), scope: scope)
-            locations[EntityKey.membership(key)] = member.location
+            memberLocations[key] = member.location
             if let expires = member.expires, expires.value <= today {
                 expired[key] = expires.value.description
                 continue

@@ -16,7 +16,8 @@ public struct Planner {
         work.run()
         let changes = work.ordered()
         let access = AccessResolver(catalogue: config.permissions)
-            .delta(before: work.stored, after: desired.state, users: work.affectedUsers, locations: desired.locations)
+            .delta(before: work.stored, after: desired.state, users: work.affectedUsers, locations: desired.locations,
+                   memberLocations: desired.memberLocations)
         return Plan(desired: info, store: snapshot.store, changes: changes, accessDelta: access,
                     rails: Rails(safety: config.safety).check(changes: changes, snapshot: snapshot),
                     warnings: work.warnings.sorted())
@@ -40,6 +41,8 @@ private struct PlanWork {
     var warnings: [String] = []
     /// What each user owns or is a member of in the files; built on first use (invitations).
     var grantsByUser: [String: [ScopeRef: [String]]]?
+    /// Members of each scope in the store or the files; built on first use (scope changes).
+    var membersByScope: [ScopeRef: [String]]?
 
     init(planner: Planner, desired: DesiredDirectory, snapshot: Snapshot) {
         self.planner = planner
@@ -61,6 +64,10 @@ private struct PlanWork {
 
     func source(_ key: String) -> String? {
         desired.locations[key].map(\.description)
+    }
+
+    func memberSource(_ key: MembershipKey) -> String? {
+        desired.memberLocations[key].map(\.description)
     }
 
     func drifted(_ key: String) -> Bool {
@@ -357,15 +364,25 @@ private struct PlanWork {
                 }
             }
         }
-        for state in [stored, want] {
-            for key in state.memberships.keys where scopes.contains(key.scope) { affectedUsers.insert(key.user) }
+        if membersByScope == nil {
+            var index: [ScopeRef: [String]] = [:]
+            for state in [stored, want] {
+                for key in state.memberships.keys { index[key.scope, default: []].append(key.user) }
+            }
+            membersByScope = index
         }
+        for scope in scopes { affectedUsers.formUnion(membersByScope?[scope] ?? []) }
     }
 
     // MARK: Memberships
 
     mutating func planMemberships() {
-        for key in want.memberships.keys.sorted() {
+        // Most memberships are unchanged: find those that differ, then sort only them.
+        var changed: [MembershipKey] = []
+        for (key, membership) in want.memberships where stored.memberships[key] != membership { changed.append(key) }
+        var removed: [MembershipKey] = []
+        for key in stored.memberships.keys where want.memberships[key] == nil { removed.append(key) }
+        for key in changed.sorted() {
             guard let membership = want.memberships[key] else { continue }
             let entity = EntityKey.membership(key)
             let (customer, account) = grouping(key.scope)
@@ -373,28 +390,28 @@ private struct PlanWork {
                 affectedUsers.insert(key.user)
                 add(.grants, Change(action: .grant, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, after: .membership(membership), drift: drifted(entity),
-                                    source: source(entity)))
+                                    source: memberSource(key)))
                 continue
             }
             if old.roles != membership.roles {
                 affectedUsers.insert(key.user)
                 add(.grants, Change(action: .changeRoles, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, before: .membership(old), after: .membership(membership),
-                                    risk: .medium, drift: drifted(entity), source: source(entity)))
+                                    risk: .medium, drift: drifted(entity), source: memberSource(key)))
             } else if old.expires != membership.expires {
                 add(.grants, Change(action: .update, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, before: .membership(old), after: .membership(membership),
-                                    drift: drifted(entity), source: source(entity)))
+                                    drift: drifted(entity), source: memberSource(key)))
             }
         }
-        for key in stored.memberships.keys.sorted() where want.memberships[key] == nil {
+        for key in removed.sorted() {
             guard let old = stored.memberships[key] else { continue }
             affectedUsers.insert(key.user)
             let (customer, account) = grouping(key.scope)
             let entity = EntityKey.membership(key)
             add(.revokes, Change(action: .revoke, type: .membership, id: membershipID(key), customer: customer,
                                  account: account, before: .membership(old), risk: .medium, drift: drifted(entity),
-                                 source: source(entity), reason: revokeReason(key)))
+                                 source: memberSource(key), reason: revokeReason(key)))
         }
     }
 
