@@ -37,6 +37,7 @@ public struct DesiredDirectory: Sendable {
                                                    permissions: permissions)
             locations[EntityKey.role(role.id.value)] = role.id.location
         }
+        state.users.reserveCapacity(directory.users.count)
         for user in directory.users {
             state.users[user.key] = UserState(email: user.email.value, name: user.name,
                                               status: user.status == .active ? .active : .inactive)
@@ -45,6 +46,10 @@ public struct DesiredDirectory: Sendable {
                 renames[Syntax.emailKey(previous.value)] = user.key
             }
         }
+        let members = directory.customers.reduce(0) { $0 + $1.members.count }
+            + directory.accounts.reduce(0) { $0 + $1.members.count }
+        state.memberships.reserveCapacity(members)
+        memberLocations.reserveCapacity(members)
         for customer in directory.customers {
             let active = customer.status == .active
             state.customers[customer.id.value] = CustomerState(id: customer.id.value, name: customer.name,

@@ -20,6 +20,13 @@ public struct ScopeRef: Hashable, Comparable, Codable, Sendable, CustomStringCon
 
     public var description: String { "\(kind.rawValue) \(id)" }
 
+    /// Hashes the id and a bit for the kind (not the kind's raw string): plans hash hundreds
+    /// of thousands of these.
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(id)
+        hasher.combine(kind == .customer)
+    }
+
     public static func < (lhs: ScopeRef, rhs: ScopeRef) -> Bool {
         (lhs.kind, lhs.id) < (rhs.kind, rhs.id)
     }

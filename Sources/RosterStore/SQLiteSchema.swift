@@ -4,22 +4,22 @@ enum SQLiteSchema {
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     CREATE TABLE roles (
         id TEXT PRIMARY KEY, name TEXT, description TEXT, permissions TEXT NOT NULL,
-        active INTEGER NOT NULL, applied TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        active INTEGER NOT NULL, applied INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     CREATE TABLE users (
         id INTEGER PRIMARY KEY AUTOINCREMENT, email_key TEXT NOT NULL UNIQUE, email TEXT NOT NULL, name TEXT,
-        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'inactive')), applied TEXT,
+        status TEXT NOT NULL CHECK (status IN ('invited', 'active', 'inactive')), applied INTEGER,
         created_at TEXT NOT NULL, updated_at TEXT NOT NULL, accepted_at TEXT, deactivated_at TEXT);
     CREATE TABLE customers (
         id TEXT PRIMARY KEY, name TEXT, owner_id INTEGER NOT NULL REFERENCES users(id), active INTEGER NOT NULL,
-        applied TEXT, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+        applied INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     CREATE TABLE accounts (
         id TEXT PRIMARY KEY, customer_id TEXT NOT NULL REFERENCES customers(id), name TEXT, service TEXT,
-        owner_id INTEGER NOT NULL REFERENCES users(id), active INTEGER NOT NULL, applied TEXT,
+        owner_id INTEGER NOT NULL REFERENCES users(id), active INTEGER NOT NULL, applied INTEGER,
         created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
     CREATE TABLE memberships (
         id INTEGER PRIMARY KEY AUTOINCREMENT, user_id INTEGER NOT NULL REFERENCES users(id),
         scope_kind TEXT NOT NULL CHECK (scope_kind IN ('customer', 'account')), scope_id TEXT NOT NULL,
-        roles TEXT NOT NULL, expires TEXT, applied TEXT,
+        roles TEXT NOT NULL, expires TEXT, applied INTEGER,
         started_at TEXT NOT NULL, ended_at TEXT, end_reason TEXT);
     CREATE UNIQUE INDEX memberships_active ON memberships (user_id, scope_kind, scope_id) WHERE ended_at IS NULL;
     CREATE INDEX memberships_scope ON memberships (scope_kind, scope_id);

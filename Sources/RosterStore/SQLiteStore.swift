@@ -25,19 +25,20 @@ public final class SQLiteStore: StateStore {
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
         }
+        // Two processes opening a new file at once would both see it unmigrated (and race to
+        // switch it to WAL); opening and migrating run under an exclusive lock, so the second
+        // finds the work done.
+        let lock = FileLock(path: path + ".migrate.lock")
+        guard try lock.acquire(holder: LockHolder(host: "", pid: getpid(), actor: "migration", since: ""),
+                               timeout: busyTimeout).acquired else {
+            throw StoreError.database("another process has been migrating \(path) for over \(Int(busyTimeout)) s")
+        }
+        defer { lock.release() }
         do {
             queue = try DatabaseQueue(path: path, configuration: configuration)
             try queue.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA journal_mode = WAL")
             }
-            // Two processes opening a new file at once would both see it unmigrated; the
-            // migrator runs under an exclusive lock so the second finds the work done.
-            let lock = FileLock(path: path + ".migrate.lock")
-            guard try lock.acquire(holder: LockHolder(host: "", pid: getpid(), actor: "migration", since: ""),
-                                   timeout: busyTimeout).acquired else {
-                throw StoreError.database("another process has been migrating \(path) for over \(Int(busyTimeout)) s")
-            }
-            defer { lock.release() }
             try Self.migrator(random: random).migrate(queue)
         } catch let error as DatabaseError {
             throw StoreError.database("cannot open \(path): \(error.message ?? error.description)")
@@ -79,61 +80,65 @@ public final class SQLiteStore: StateStore {
         var drifted: Set<String> = []
         let decoder = JSONDecoder()
 
+        // Columns are read by position: a name lookup per value costs more than the row itself.
         let roles = try Row.fetchCursor(db, sql: "SELECT id, name, description, permissions, active, applied FROM roles")
         while let row = try roles.next() {
-            let permissions = (try? decoder.decode([String: [String]].self, from: Data((row["permissions"] as String).utf8))) ?? [:]
-            let role = RoleState(id: row["id"], name: row["name"], description: row["description"],
-                                 permissions: permissions, active: row["active"])
+            let permissions = (try? decoder.decode([String: [String]].self, from: Data((row[3] as String).utf8))) ?? [:]
+            let role = RoleState(id: row[0], name: row[1], description: row[2], permissions: permissions, active: row[4])
             state.roles[role.id] = role
-            if row["applied"] as String? != Fingerprint.role(role) { drifted.insert(EntityKey.role(role.id)) }
+            if row[5] as Int64? != Fingerprint.role(role) { drifted.insert(EntityKey.role(role.id)) }
         }
-        let users = try Row.fetchCursor(db, sql: "SELECT email, name, status, applied, accepted_at FROM users")
+        let counts = try Row.fetchOne(db, sql: """
+            SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL)
+            """)
+        state.users.reserveCapacity(counts?[0] ?? 0)
+        state.memberships.reserveCapacity(counts?[1] ?? 0)
+        let users = try Row.fetchCursor(db, sql: "SELECT email, name, status, applied, accepted_at IS NOT NULL FROM users")
         while let row = try users.next() {
-            let user = UserState(email: row["email"], name: row["name"],
-                                 status: UserStatus(rawValue: row["status"]) ?? .inactive)
+            let user = UserState(email: row[0], name: row[1], status: UserStatus(rawValue: row[2]) ?? .inactive)
             state.users[user.key] = user
-            if row["applied"] as String? != Fingerprint.user(user) { drifted.insert(EntityKey.user(user.key)) }
-            if (row["accepted_at"] as String?) != nil { snapshot.everAccepted.insert(user.key) }
+            if row[3] as Int64? != Fingerprint.user(user) { drifted.insert(EntityKey.user(user.key)) }
+            if row[4] as Bool { snapshot.everAccepted.insert(user.key) }
         }
         let customers = try Row.fetchCursor(db, sql: """
-            SELECT c.id, c.name, u.email_key AS owner, c.active, c.applied
+            SELECT c.id, c.name, u.email_key, c.active, c.applied
             FROM customers c JOIN users u ON u.id = c.owner_id
             """)
         while let row = try customers.next() {
-            let customer = CustomerState(id: row["id"], name: row["name"], owner: row["owner"], active: row["active"])
+            let customer = CustomerState(id: row[0], name: row[1], owner: row[2], active: row[3])
             state.customers[customer.id] = customer
-            if row["applied"] as String? != Fingerprint.customer(customer) { drifted.insert(EntityKey.customer(customer.id)) }
+            if row[4] as Int64? != Fingerprint.customer(customer) { drifted.insert(EntityKey.customer(customer.id)) }
         }
         let accounts = try Row.fetchCursor(db, sql: """
-            SELECT a.id, a.customer_id, a.name, a.service, u.email_key AS owner, a.active, a.applied
+            SELECT a.id, a.customer_id, a.name, a.service, u.email_key, a.active, a.applied
             FROM accounts a JOIN users u ON u.id = a.owner_id
             """)
         while let row = try accounts.next() {
-            let account = AccountState(id: row["id"], customer: row["customer_id"], name: row["name"],
-                                       service: row["service"], owner: row["owner"], active: row["active"])
+            let account = AccountState(id: row[0], customer: row[1], name: row[2], service: row[3], owner: row[4],
+                                       active: row[5])
             state.accounts[account.id] = account
-            if row["applied"] as String? != Fingerprint.account(account) { drifted.insert(EntityKey.account(account.id)) }
+            if row[6] as Int64? != Fingerprint.account(account) { drifted.insert(EntityKey.account(account.id)) }
         }
         let memberships = try Row.fetchCursor(db, sql: """
-            SELECT u.email_key AS user, m.scope_kind, m.scope_id, m.roles, m.expires, m.applied, m.end_reason
+            SELECT u.email_key, m.scope_kind, m.scope_id, m.roles, m.expires, m.applied, m.ended_at IS NOT NULL
             FROM memberships m JOIN users u ON u.id = m.user_id
             WHERE m.ended_at IS NULL OR (m.end_reason = 'external' AND NOT EXISTS (
                 SELECT 1 FROM memberships later WHERE later.user_id = m.user_id AND later.scope_kind = m.scope_kind
                     AND later.scope_id = m.scope_id AND later.id > m.id))
             """)
         while let row = try memberships.next() {
-            let scope = ScopeRef(ScopeKind(rawValue: row["scope_kind"]) ?? .account, row["scope_id"])
-            let key = MembershipKey(user: row["user"], scope: scope)
-            if (row["end_reason"] as String?) == "external" {
-                // Last ended by someone outside roster: granting it again is reverting drift.
-                if state.memberships[key] == nil { drifted.insert(EntityKey.membership(key)) }
+            let scope = ScopeRef(ScopeKind(rawValue: row[1]) ?? .account, row[2])
+            let key = MembershipKey(user: row[0], scope: scope)
+            if row[6] as Bool {
+                // Last ended by someone outside roster (a later row would be active, and win):
+                // granting it again is reverting drift.
+                drifted.insert(EntityKey.membership(key))
                 continue
             }
-            let roles = (row["roles"] as String).split(separator: ",").map(String.init)
-            let membership = MembershipState(key: key, roles: roles, expires: row["expires"])
+            let roles = (row[3] as String).split(separator: ",").map(String.init)
+            let membership = MembershipState(key: key, roles: roles, expires: row[4])
             state.memberships[key] = membership
-            drifted.remove(EntityKey.membership(key))
-            if row["applied"] as String? != Fingerprint.membership(membership) { drifted.insert(EntityKey.membership(key)) }
+            if row[5] as Int64? != Fingerprint.membership(membership) { drifted.insert(EntityKey.membership(key)) }
         }
         let invitations = try Row.fetchCursor(db, sql: """
             SELECT i.id, u.email_key AS user, i.expires_epoch, i.reissue_count
