@@ -95,11 +95,9 @@ extension Plan: Codable {
 
     /// The plan as stable JSON: sorted keys, two-space indent, trailing newline.
     public func jsonData() throws -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        var data = try encoder.encode(self)
-        data.append(UInt8(ascii: "\n"))
-        return data
+        var writer = PlanJSONWriter(capacity: 4096 + changes.count * 600 + accessDelta.count * 400)
+        writer.write(self)
+        return Data(writer.bytes + [UInt8(ascii: "\n")])
     }
 
     /// Reads a plan saved with `jsonData()`.

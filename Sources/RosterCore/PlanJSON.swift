@@ -1,0 +1,269 @@
+import Foundation
+
+/// Writes a plan as JSON directly into bytes, in exactly the layout of `JSONEncoder` with
+/// `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes`, which `Plan.read(json:)` reads back.
+///
+/// A first plan of a large directory holds hundreds of thousands of changes and access rows;
+/// `JSONEncoder` builds the whole document as a tree of boxed values first (gigabytes), while
+/// this writes each value once. The golden files of every plan test pin the layout.
+struct PlanJSONWriter {
+    private(set) var bytes: [UInt8] = []
+    private var depth = 0
+    /// Whether the current container has had a member yet (a stack, one per open container).
+    private var hasMember: [Bool] = []
+
+    init(capacity: Int) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    // MARK: Containers
+
+    mutating func object(_ body: (inout PlanJSONWriter) -> Void) {
+        open(UInt8(ascii: "{"))
+        body(&self)
+        close(UInt8(ascii: "}"))
+    }
+
+    mutating func array<S: Sequence>(_ items: S, _ element: (inout PlanJSONWriter, S.Element) -> Void) {
+        open(UInt8(ascii: "["))
+        for item in items {
+            member()
+            element(&self, item)
+        }
+        close(UInt8(ascii: "]"))
+    }
+
+    /// Writes `"key" : ` inside an object; the value follows.
+    mutating func key(_ name: String) {
+        member()
+        string(name)
+        bytes += [0x20, UInt8(ascii: ":"), 0x20]
+    }
+
+    private mutating func open(_ bracket: UInt8) {
+        bytes.append(bracket)
+        depth += 1
+        hasMember.append(false)
+    }
+
+    private mutating func close(_ bracket: UInt8) {
+        depth -= 1
+        let had = hasMember.removeLast()
+        bytes.append(UInt8(ascii: "\n"))
+        if !had { bytes.append(UInt8(ascii: "\n")) }
+        indent()
+        bytes.append(bracket)
+    }
+
+    private mutating func member() {
+        if hasMember[hasMember.count - 1] { bytes.append(UInt8(ascii: ",")) }
+        hasMember[hasMember.count - 1] = true
+        bytes.append(UInt8(ascii: "\n"))
+        indent()
+    }
+
+    private mutating func indent() {
+        for _ in 0..<depth { bytes += [0x20, 0x20] }
+    }
+
+    // MARK: Scalars
+
+    mutating func null() { bytes += Array("null".utf8) }
+    mutating func bool(_ value: Bool) { bytes += Array((value ? "true" : "false").utf8) }
+    mutating func int(_ value: Int) { bytes += Array(String(value).utf8) }
+
+    mutating func string(_ text: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes += [0x5C, 0x22]
+            case UInt8(ascii: "\\"): bytes += [0x5C, 0x5C]
+            case 0x08: bytes += [0x5C, UInt8(ascii: "b")]
+            case 0x0C: bytes += [0x5C, UInt8(ascii: "f")]
+            case 0x0A: bytes += [0x5C, UInt8(ascii: "n")]
+            case 0x0D: bytes += [0x5C, UInt8(ascii: "r")]
+            case 0x09: bytes += [0x5C, UInt8(ascii: "t")]
+            case 0..<0x20:
+                let digits = Array("0123456789abcdef".utf8)
+                bytes += [0x5C, UInt8(ascii: "u"), 0x30, 0x30, digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]]
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// A key and string value, left out when nil (as `encodeIfPresent` does).
+    mutating func field(_ name: String, _ value: String?) {
+        guard let value else { return }
+        key(name)
+        string(value)
+    }
+
+    mutating func field(_ name: String, _ value: Int) {
+        key(name)
+        int(value)
+    }
+
+    mutating func field(_ name: String, _ value: Bool) {
+        key(name)
+        bool(value)
+    }
+
+    mutating func field(_ name: String, strings: [String]) {
+        key(name)
+        array(strings) { $0.string($1) }
+    }
+}
+
+extension PlanJSONWriter {
+    mutating func write(_ plan: Plan) {
+        object { w in
+            w.key("accessDelta")
+            w.array(plan.accessDelta) { w, row in w.write(row) }
+            w.key("changes")
+            w.array(plan.changes) { w, change in w.write(change) }
+            w.key("desired")
+            w.object { w in
+                w.field("commit", plan.desired.commit)
+                w.field("digest", plan.desired.digest)
+            }
+            w.field("formatVersion", plan.formatVersion)
+            w.key("rails")
+            w.array(plan.rails) { w, rail in
+                w.object { w in
+                    w.field("blocked", rail.blocked)
+                    w.field("count", rail.count)
+                    if let limit = rail.limit { w.field("limit", limit) }
+                    w.field("message", rail.message)
+                    w.field("rail", rail.rail)
+                }
+            }
+            w.key("store")
+            w.object { w in
+                w.field("backend", plan.store.backend)
+                w.field("lineage", plan.store.lineage)
+                w.field("serial", plan.store.serial)
+            }
+            w.key("summary")
+            w.object { w in
+                w.key("counts")
+                w.object { w in
+                    for action in plan.summary.counts.keys.sorted() { w.field(action, plan.summary.counts[action] ?? 0) }
+                }
+                w.field("line", plan.summary.line)
+                w.field("total", plan.summary.total)
+            }
+            w.field("warnings", strings: plan.warnings)
+        }
+    }
+
+    mutating func write(_ row: AccessChange) {
+        object { w in
+            w.field("change", row.change.rawValue)
+            w.field("permissions", strings: row.permissions)
+            w.key("scope")
+            w.write(row.scope)
+            w.field("source", row.source)
+            w.field("user", row.user)
+            w.field("via", row.via)
+        }
+    }
+
+    mutating func write(_ scope: ScopeRef) {
+        object { w in
+            w.field("id", scope.id)
+            w.field("kind", scope.kind.rawValue)
+        }
+    }
+
+    mutating func write(_ change: Change) {
+        object { w in
+            w.field("account", change.account)
+            w.field("action", change.action.rawValue)
+            w.key("after")
+            w.write(change.after)
+            w.key("before")
+            w.write(change.before)
+            w.field("customer", change.customer)
+            w.field("drift", change.drift)
+            w.field("id", change.id)
+            if let invitation = change.invitation {
+                w.key("invitation")
+                w.write(invitation)
+            }
+            w.field("reason", change.reason)
+            w.field("risk", change.risk.rawValue)
+            w.field("source", change.source)
+            w.field("type", change.type.rawValue)
+        }
+    }
+
+    mutating func write(_ value: EntityValue?) {
+        switch value {
+        case nil:
+            null()
+        case .role(let role)?:
+            object { w in
+                w.field("active", role.active)
+                w.field("description", role.description)
+                w.field("id", role.id)
+                w.field("name", role.name)
+                w.key("permissions")
+                w.object { w in
+                    for module in role.permissions.keys.sorted() { w.field(module, strings: role.permissions[module] ?? []) }
+                }
+            }
+        case .user(let user)?:
+            object { w in
+                w.field("email", user.email)
+                w.field("key", user.key)
+                w.field("name", user.name)
+                w.field("status", user.status.rawValue)
+            }
+        case .customer(let customer)?:
+            object { w in
+                w.field("active", customer.active)
+                w.field("id", customer.id)
+                w.field("name", customer.name)
+                w.field("owner", customer.owner)
+            }
+        case .account(let account)?:
+            object { w in
+                w.field("active", account.active)
+                w.field("customer", account.customer)
+                w.field("id", account.id)
+                w.field("name", account.name)
+                w.field("owner", account.owner)
+                w.field("service", account.service)
+            }
+        case .membership(let membership)?:
+            object { w in
+                w.field("expires", membership.expires)
+                w.key("key")
+                w.object { w in
+                    w.key("scope")
+                    w.write(membership.key.scope)
+                    w.field("user", membership.key.user)
+                }
+                w.field("roles", strings: membership.roles)
+            }
+        }
+    }
+
+    mutating func write(_ invitation: InvitationPlan) {
+        object { w in
+            w.field("email", invitation.email)
+            w.key("grants")
+            w.array(invitation.grants) { w, grant in
+                w.object { w in
+                    w.field("roles", strings: grant.roles)
+                    w.key("scope")
+                    w.write(grant.scope)
+                }
+            }
+            w.field("inviter", invitation.inviter)
+            w.field("replaces", invitation.replaces)
+            w.field("user", invitation.user)
+        }
+    }
+}

@@ -1,0 +1,59 @@
+import Foundation
+@testable import RosterCore
+import XCTest
+
+/// The hand-written plan JSON is byte for byte what JSONEncoder writes, and reads back.
+final class PlanJSONTests: XCTestCase {
+    func encoderJSON(_ plan: Plan) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        return String(decoding: try encoder.encode(plan), as: UTF8.self) + "\n"
+    }
+
+    func samplePlan() -> Plan {
+        let scope = ScopeRef(.account, "acme-live")
+        let membership = MembershipState(key: MembershipKey(user: "dan@x.example", scope: scope), roles: ["admin", "viewer"],
+                                         expires: "2027-01-31")
+        let role = RoleState(id: "admin", name: "Admin \"quoted\"", description: "line\nbreak\ttab/slash \u{1} ünïcode",
+                             permissions: ["streams": ["read", "update"], "billing": []])
+        let changes = [
+            Change(action: .create, type: .role, id: "admin", after: .role(role), source: "directory/roles.yaml:2:5"),
+            Change(action: .invite, type: .user, id: "Dan@x.example",
+                   after: .user(UserState(email: "Dan@x.example", name: nil, status: .invited)),
+                   invitation: InvitationPlan(user: "dan@x.example", email: "Dan@x.example", inviter: "alice@x.example",
+                                              grants: [InvitationGrant(scope: scope, roles: ["admin"])])),
+            Change(action: .transferOwnership, type: .customer, id: "acme", customer: "acme",
+                   before: .customer(CustomerState(id: "acme", name: nil, owner: "a", active: true)),
+                   after: .customer(CustomerState(id: "acme", name: "ACME", owner: "b", active: true)),
+                   risk: .high, drift: true, reason: "from a to b"),
+            Change(action: .move, type: .account, id: "acme-live", customer: "acme", account: "acme-live",
+                   after: .account(AccountState(id: "acme-live", customer: "acme", name: nil, service: "on",
+                                                owner: "b", active: false)), risk: .high),
+            Change(action: .revoke, type: .membership, id: "dan@x.example@account:acme-live", customer: "acme",
+                   account: "acme-live", before: .membership(membership), risk: .medium, reason: "expired 2027-01-31"),
+            Change(action: .revokeInvitation, type: .invitation, id: "dan@x.example", risk: .medium),
+        ]
+        let access = [AccessChange(user: "dan@x.example", scope: scope, change: .loss, permissions: ["streams:read"],
+                                   via: "role admin on account acme-live", source: nil)]
+        let rails = [RailCheck(rail: "ownership-transfer", blocked: true, count: 1, limit: nil, message: "1 transfer"),
+                     RailCheck(rail: "mass-removal", blocked: false, count: 1, limit: 0, message: "1 membership")]
+        return Plan(desired: DesiredInfo(digest: "abc", commit: nil), store: StoreInfo(backend: "sqlite", lineage: "l", serial: 3),
+                    changes: changes, accessDelta: access, rails: rails, warnings: ["re-issued 3 times"])
+    }
+
+    func testSameBytesAsJSONEncoder() throws {
+        let plan = samplePlan()
+        XCTAssertEqual(String(decoding: try plan.jsonData(), as: UTF8.self), try encoderJSON(plan))
+    }
+
+    func testEmptyPlanSameBytesAsJSONEncoder() throws {
+        let empty = Plan(desired: DesiredInfo(digest: "d", commit: "c"), store: StoreInfo(backend: "git", lineage: "x", serial: 0),
+                         changes: [], accessDelta: [], rails: [])
+        XCTAssertEqual(String(decoding: try empty.jsonData(), as: UTF8.self), try encoderJSON(empty))
+    }
+
+    func testReadsBack() throws {
+        let plan = samplePlan()
+        XCTAssertEqual(try Plan.read(json: plan.jsonData()), plan)
+    }
+}
