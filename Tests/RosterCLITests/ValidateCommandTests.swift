@@ -87,4 +87,42 @@ final class ValidateCommandTests: XCTestCase {
             .stdout.contains(escape))
         XCTAssertFalse(roster(["validate", "--no-color"], in: invalid, terminal: true).stdout.contains(escape))
     }
+
+    /// An alias bomb, a 100 MB file and a binary file: each is a diagnostic and exit 3, in seconds.
+    func testHostileFilesExit3Quickly() throws {
+        let root = FileManager.default.temporaryDirectory.path + "/roster-hostile-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root + "/directory", withIntermediateDirectories: true)
+        try "version: 1\nsources: [directory]\npermissions: {streams: [read]}\n"
+            .write(toFile: root + "/roster.yaml", atomically: true, encoding: .utf8)
+        var bomb = "kind: Role\nid: bomb\npermissions: {}\ndescription: &a0 [x, x, x, x, x, x, x, x, x, x]\n"
+        for level in 1...9 {
+            bomb += "d\(level): &a\(level) [" + Array(repeating: "*a\(level - 1)", count: 10).joined(separator: ", ") + "]\n"
+        }
+        let cases: [(name: String, write: (String) throws -> Void, code: String)] = [
+            ("bomb.yaml", { try bomb.write(toFile: $0, atomically: true, encoding: .utf8) }, "alias-budget"),
+            ("huge.yaml", { path in
+                FileManager.default.createFile(atPath: path, contents: nil)
+                let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
+                try handle.truncate(atOffset: 100 << 20)
+                try handle.close()
+            }, "file-too-large"),
+            ("binary.yaml", { path in
+                var generator = SystemRandomNumberGenerator()
+                let bytes = (0..<4096).map { _ in UInt8.random(in: 0...255, using: &generator) } + [0, 0xFF, 0xFE]
+                try Data(bytes).write(to: URL(fileURLWithPath: path))
+            }, "yaml-syntax"),
+        ]
+        for item in cases {
+            let path = root + "/directory/" + item.name
+            try item.write(path)
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let started = Date()
+            let result = roster(["validate"], in: root)
+            XCTAssertEqual(result.status, 3, item.name)
+            XCTAssertTrue(result.stdout.contains("directory/\(item.name)") && result.stdout.contains("[\(item.code)]"),
+                          "\(item.name):\n\(result.stdout)")
+            XCTAssertLessThan(Date().timeIntervalSince(started), 10, item.name)
+        }
+    }
 }
