@@ -51,7 +51,7 @@ struct Git {
     func extract(commit: String, path: String, into destination: String) throws {
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         let archive = destination + ".tar"
-        FileManager.default.createFile(atPath: archive, contents: nil)
+        _ = FileManager.default.createFile(atPath: archive, contents: nil)
         guard let handle = FileHandle(forWritingAtPath: archive) else { throw Failure(message: "cannot write \(archive)") }
         defer {
             try? handle.close()

@@ -19,6 +19,7 @@ struct HistoryCommand: ParsableCommand, RosterRunnable {
     @Option(help: ArgumentHelp("Only records from this UTC day on (YYYY-MM-DD).", valueName: "date")) var since: String?
 
     func validate() throws {
+        try options.require(.text, .json, for: "history")
         if let since, Day(parsing: since) == nil {
             throw ValidationError("--since takes a date written YYYY-MM-DD, not '\(since)'")
         }
@@ -56,6 +57,10 @@ struct AuditCommand: ParsableCommand {
             discussion: "Example:\n  roster audit verify")
 
         @OptionGroup var options: GlobalOptions
+
+        func validate() throws {
+            try options.require(.text, for: "audit verify")
+        }
 
         func run(in environment: Environment) throws -> ExitStatus {
             let (store, _, _) = try InvitationsCommand.store(options, environment)

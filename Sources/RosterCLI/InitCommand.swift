@@ -39,8 +39,12 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         let shown = { (file: String) in given == "." ? file : (given.hasSuffix("/") ? given : given + "/") + file }
         let manager = FileManager.default
 
-        // Check every target before writing any, so a refusal leaves the folder as it was.
-        let existing = InitTemplate.files.map(\.path).filter { exists(folder + "/" + $0) }
+        // Check every target before writing any, so a refusal leaves the folder as it was. An
+        // existing .gitignore (most repositories have one) gets the line for .roster/ added instead.
+        let gitignore = folder + "/.gitignore"
+        let originalGitignore = manager.contents(atPath: gitignore)
+        let existing = InitTemplate.files.map(\.path)
+            .filter { exists(folder + "/" + $0) && !($0 == ".gitignore" && originalGitignore != nil) }
         guard existing.isEmpty else {
             throw CommandFailure.runtime("refusing to overwrite \(existing.map { "'\(shown($0))'" }.joined(separator: ", ")); "
                                          + "nothing was written. Move \(existing.count == 1 ? "it" : "them") away, "
@@ -50,6 +54,15 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         do {
             for file in InitTemplate.files {
                 let path = folder + "/" + file.path
+                if path == gitignore, let original = originalGitignore {
+                    let text = String(decoding: original, as: UTF8.self)
+                    let lines = text.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
+                    if !lines.contains(".roster/") && !lines.contains(".roster") && !lines.contains("/.roster/") {
+                        let separator = text.isEmpty || text.hasSuffix("\n") ? "" : "\n"
+                        try Data((text + separator + file.contents).utf8).write(to: URL(fileURLWithPath: path))
+                    }
+                    continue
+                }
                 try manager.createDirectory(atPath: (path as NSString).deletingLastPathComponent,
                                             withIntermediateDirectories: true)
                 try Data(file.contents.utf8).write(to: URL(fileURLWithPath: path), options: .withoutOverwriting)
@@ -57,6 +70,7 @@ struct InitCommand: ParsableCommand, RosterRunnable {
             }
         } catch {
             for path in created { try? manager.removeItem(atPath: path) }
+            if let original = originalGitignore { try? original.write(to: URL(fileURLWithPath: gitignore)) }
             throw CommandFailure.runtime("cannot create the project in '\(given)': \(error.localizedDescription); "
                                          + "nothing was kept")
         }

@@ -40,6 +40,10 @@ struct InvitationsCommand: ParsableCommand {
         @Option(help: "Only invitations with this status: pending, accepted, expired or revoked.")
         var status: InvitationStatus?
 
+        func validate() throws {
+            try options.require(.text, .json, for: "invitations list")
+        }
+
         func run(in environment: Environment) throws -> ExitStatus {
             let (store, _, _) = try InvitationsCommand.store(options, environment)
             let records = try runtime { try store.invitations(status: status, now: environment.now()) }
@@ -68,6 +72,10 @@ struct InvitationsCommand: ParsableCommand {
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The token from the invitation's link.") var token: String
 
+        func validate() throws {
+            try options.require(.text, for: "invitations accept")
+        }
+
         func run(in environment: Environment) throws -> ExitStatus {
             let (store, _, _) = try InvitationsCommand.store(options, environment)
             let email = try runtime {
@@ -88,10 +96,14 @@ struct InvitationsCommand: ParsableCommand {
         @Argument(help: "The invited user's email.") var email: String
         @Option(help: "Who is resending, for the audit log.") var actor: String?
 
+        func validate() throws {
+            try options.require(.text, for: "invitations resend")
+        }
+
         func run(in environment: Environment) throws -> ExitStatus {
             let (store, config, root) = try InvitationsCommand.store(options, environment)
             try runtime { try store.resendInvitation(email: email, context: InvitationsCommand.context(config, actor, environment)) }
-            environment.stdout.write("Issued a new invitation to \(email); the old one is revoked.\n")
+            environment.stdout.write("Issued a new invitation to \(email); any earlier token no longer works.\n")
             deliver(store: store, config: config, root: root, environment: environment)
             return .success
         }
@@ -106,10 +118,14 @@ struct InvitationsCommand: ParsableCommand {
         @Argument(help: "The invited user's email.") var email: String
         @Option(help: "Who is revoking, for the audit log.") var actor: String?
 
+        func validate() throws {
+            try options.require(.text, for: "invitations revoke")
+        }
+
         func run(in environment: Environment) throws -> ExitStatus {
             let (store, config, _) = try InvitationsCommand.store(options, environment)
             try runtime { try store.revokeInvitation(email: email, context: InvitationsCommand.context(config, actor, environment)) }
-            environment.stdout.write("Revoked the pending invitation of \(email).\n")
+            environment.stdout.write("Revoked the pending invitation of \(email); 'roster invitations resend \(email)' sends a new one.\n")
             return .success
         }
     }
@@ -125,6 +141,10 @@ struct DeliverCommand: ParsableCommand, RosterRunnable {
         discussion: "Delivery is at-least-once, each message with a stable Message-ID. Exit 1 when some failed.\n\nExample:\n  roster deliver")
 
     @OptionGroup var options: GlobalOptions
+
+    func validate() throws {
+        try options.require(.text, for: "deliver")
+    }
 
     func run(in environment: Environment) throws -> ExitStatus {
         let (store, config, root) = try InvitationsCommand.store(options, environment)

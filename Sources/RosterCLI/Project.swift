@@ -74,8 +74,14 @@ func openStore(options: GlobalOptions, config: Config?, root: String, environmen
         if path.hasPrefix("//") { path.removeFirst(2) }
         guard !path.isEmpty else { throw CommandFailure(status: .usage, message: "the state URL 'sqlite:' names no file") }
         if !path.hasPrefix("/") { path = root + "/" + path }
+        let isNew = !FileManager.default.fileExists(atPath: path)
         do {
-            return try SQLiteStore(path: path, random: environment.random)
+            let store = try SQLiteStore(path: path, random: environment.random)
+            if isNew {
+                // Say so: a mistyped --state or ROSTER_STATE would otherwise plan "create everything".
+                environment.stderr.write("note: created a new, empty store at \(path)\n")
+            }
+            return store
         } catch {
             throw CommandFailure.runtime("\(error)")
         }

@@ -24,6 +24,14 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .customLong("no-color"), help: "Never colour the output (also when NO_COLOR is set).")
     var noColor = false
 
+    /// Refuses (exit 64) a `--format` the command cannot print, rather than silently printing text.
+    func require(_ formats: OutputFormat..., for command: String) throws {
+        guard formats.contains(format) else {
+            throw ValidationError("\(command) supports --format " + formats.map(\.rawValue).joined(separator: " or ")
+                                  + ", not \(format.rawValue)")
+        }
+    }
+
     /// Colour only on a terminal, never with `--no-color` or `NO_COLOR`.
     func useColor(in environment: Environment) -> Bool {
         !noColor && environment.stdoutIsTerminal && (environment.variables["NO_COLOR"] ?? "").isEmpty

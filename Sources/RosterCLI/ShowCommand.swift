@@ -18,6 +18,10 @@ struct ShowCommand: ParsableCommand, RosterRunnable {
     @OptionGroup var options: GlobalOptions
     @Argument(help: "A customer id, an account id or a user's email.") var entity: String?
 
+    func validate() throws {
+        try options.require(.text, for: "show")
+    }
+
     func run(in environment: Environment) throws -> ExitStatus {
         let (store, config, _) = try InvitationsCommand.store(options, environment)
         let snapshot = try runtime { try store.snapshot() }

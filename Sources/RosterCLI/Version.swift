@@ -9,6 +9,10 @@ struct Version: ParsableCommand, RosterRunnable {
 
     @OptionGroup var options: GlobalOptions
 
+    func validate() throws {
+        try options.require(.text, .json, for: "version")
+    }
+
     func run(in environment: Environment) throws -> ExitStatus {
         switch options.format {
         case .json:

@@ -48,7 +48,7 @@ public struct InvitationMessage: Sendable, Hashable {
         return formatter
     }()
 
-    nonisolated(unsafe) private static let rfc5322: DateFormatter = {
+    private static let rfc5322: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
         formatter.timeZone = TimeZone(secondsFromGMT: 0)

@@ -76,7 +76,9 @@ public struct ManifestLoader: Sendable {
         }
         let root = String(realConfig[..<(realConfig.lastIndex(of: "/") ?? realConfig.startIndex)])
         manifest.root = root.isEmpty ? "/" : root
-        guard let configTree = readTree(realConfig, shown: shownConfig, into: &manifest.diagnostics) else {
+        guard let configTree = readTree(realConfig, shown: shownConfig, into: &manifest.diagnostics),
+              !manifest.isIncomplete else {
+            // A roster.yaml that could not be read completely says nothing reliable about sources.
             return manifest
         }
         var configDecoder = ConfigDecoder(tree: configTree)

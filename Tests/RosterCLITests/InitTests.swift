@@ -35,7 +35,8 @@ final class InitTests: XCTestCase {
         let state = "sqlite:\(folder)/.roster/state.db"
         let plan = roster(["plan", "--state", state, "--detailed-exitcode"], in: folder)
         XCTAssertEqual(plan.status, 2, plan.stderr)
-        XCTAssertEqual(plan.stderr, "")
+        XCTAssertTrue(plan.stderr.hasPrefix("note: created a new, empty store at "), "a new store is announced: \(plan.stderr)")
+        XCTAssertEqual(plan.stderr.split(separator: "\n").count, 1, "and nothing else: \(plan.stderr)")
         XCTAssertTrue(plan.stdout.hasSuffix("Plan: 9 to create, 5 to invite, 4 to change.\n"), plan.stdout)
 
         // And it applies, to nothing left to do.
@@ -76,20 +77,36 @@ final class InitTests: XCTestCase {
         let again = roster(["init"], in: folder)
         XCTAssertEqual(again.status, 1)
         XCTAssertEqual(again.stdout, "")
-        for file in Self.files {
+        for file in Self.files where file != ".gitignore" {
             XCTAssertTrue(again.stderr.contains("'\(file)'"), "\(file) not named:\n\(again.stderr)")
         }
+        XCTAssertFalse(again.stderr.contains("'.gitignore'"), "an existing .gitignore is added to, not refused")
         XCTAssertTrue(again.stderr.contains("nothing was written"), again.stderr)
         XCTAssertEqual(contents(of: folder), before)
     }
 
     func testOneExistingFileStopsEverything() throws {
+        try "version: 1\n".write(toFile: folder + "/roster.yaml", atomically: true, encoding: .utf8)
         try "node_modules/\n".write(toFile: folder + "/.gitignore", atomically: true, encoding: .utf8)
         let result = roster(["init"], in: folder)
         XCTAssertEqual(result.status, 1)
-        XCTAssertTrue(result.stderr.contains("'.gitignore'"), result.stderr)
-        XCTAssertFalse(result.stderr.contains("roster.yaml"), result.stderr)
-        XCTAssertEqual(contents(of: folder), [".gitignore": Data("node_modules/\n".utf8)], "nothing else written")
+        XCTAssertTrue(result.stderr.contains("'roster.yaml'"), result.stderr)
+        XCTAssertEqual(contents(of: folder), [".gitignore": Data("node_modules/\n".utf8), "roster.yaml": Data("version: 1\n".utf8)],
+                       "nothing else written, the .gitignore untouched")
+    }
+
+    func testAnExistingGitignoreGetsTheStoreAddedOnce() throws {
+        try "node_modules/".write(toFile: folder + "/.gitignore", atomically: true, encoding: .utf8)
+        XCTAssertEqual(roster(["init"], in: folder).status, 0)
+        let ignore = try String(contentsOfFile: folder + "/.gitignore", encoding: .utf8)
+        XCTAssertTrue(ignore.hasPrefix("node_modules/\n"), ignore)
+        XCTAssertEqual(ignore.split(separator: "\n").filter { $0 == ".roster/" }.count, 1, ignore)
+
+        let other = folder + "/again"
+        try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
+        try "build/\n.roster/\n".write(toFile: other + "/.gitignore", atomically: true, encoding: .utf8)
+        XCTAssertEqual(roster(["init"], in: other).status, 0)
+        XCTAssertEqual(try String(contentsOfFile: other + "/.gitignore", encoding: .utf8), "build/\n.roster/\n")
     }
 
     func testDanglingSymbolicLinkCountsAsExisting() throws {

@@ -13,7 +13,8 @@ final class ReconcilerOutputTests: XCTestCase {
         for (format, name) in [("text", "quickstart-plan.txt"), ("markdown", "quickstart-plan.md"), ("json", "quickstart-plan.json")] {
             let result = ws.run(["plan", "--format", format])
             XCTAssertEqual(result.status, 0, result.stderr)
-            XCTAssertEqual(result.stderr, "", "the quickstart is valid without warnings")
+            XCTAssertFalse(result.stderr.contains("error") || result.stderr.contains("warning"),
+                           "the quickstart is valid without warnings: \(result.stderr)")
             assertGolden(result.stdout, named: name)
         }
         XCTAssertEqual(try ws.serial(), 0, "plan never writes the directory")

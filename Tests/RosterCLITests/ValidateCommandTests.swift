@@ -64,6 +64,12 @@ final class ValidateCommandTests: XCTestCase {
         XCTAssertEqual(roster(["validate", "--format", "yaml"], in: invalid).status, 64)
         XCTAssertEqual(roster(["validate", "--bogus"], in: invalid).status, 64)
         XCTAssertEqual(roster(["frobnicate"], in: invalid).status, 64)
+        // A format a command cannot print is refused, not silently replaced by text.
+        for arguments in [["show", "--format", "json"], ["history", "--format", "markdown"], ["audit", "verify", "--format", "json"],
+                          ["version", "--format", "markdown"], ["invitations", "list", "--format", "github"],
+                          ["deliver", "--format", "json"], ["plan", "--format", "github"]] {
+            XCTAssertEqual(roster(arguments, in: invalid).status, 64, arguments.joined(separator: " "))
+        }
     }
 
     func testEveryCommandHasHelpWithAnExample() {
@@ -124,5 +130,17 @@ final class ValidateCommandTests: XCTestCase {
                           "\(item.name):\n\(result.stdout)")
             XCTAssertLessThan(Date().timeIntervalSince(started), 10, item.name)
         }
+    }
+
+    /// A syntax error in roster.yaml is reported alone, not with made-up consequences.
+    func testSyntaxErrorInRosterYAMLIsTheOnlyError() throws {
+        let root = FileManager.default.temporaryDirectory.path + "/roster-config-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        try "version: 1\nsources: [directory\npermissions: {}\n".write(toFile: root + "/roster.yaml", atomically: true, encoding: .utf8)
+        let result = roster(["validate"], in: root)
+        XCTAssertEqual(result.status, 3)
+        XCTAssertTrue(result.stdout.contains("[yaml-syntax]"), result.stdout)
+        XCTAssertFalse(result.stdout.contains("[missing-field]"), result.stdout)
     }
 }
