@@ -106,9 +106,8 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         }
         guard let outcome else { return .success }
         environment.stdout.write("\nApply complete: \(plural(outcome.applied, "change")) applied; the store is at serial \(outcome.serial).\n")
-        if try outcome.messages > 0 || !runtime({ try store.undeliveredMessages() }).isEmpty {
-            deliver(store: store, config: project.config, root: project.manifest.root, environment: environment)
-        }
+        // Also retries what an earlier apply left undelivered; prints nothing when there is nothing.
+        deliver(store: store, config: project.config, root: project.manifest.root, environment: environment)
         return .success
     }
 
