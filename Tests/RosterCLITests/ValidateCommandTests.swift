@@ -108,7 +108,7 @@ final class ValidateCommandTests: XCTestCase {
         let cases: [(name: String, write: (String) throws -> Void, code: String)] = [
             ("bomb.yaml", { try bomb.write(toFile: $0, atomically: true, encoding: .utf8) }, "alias-budget"),
             ("huge.yaml", { path in
-                FileManager.default.createFile(atPath: path, contents: nil)
+                _ = FileManager.default.createFile(atPath: path, contents: nil)
                 let handle = try XCTUnwrap(FileHandle(forWritingAtPath: path))
                 try handle.truncate(atOffset: 100 << 20)
                 try handle.close()
