@@ -73,8 +73,10 @@ final class ValidateCommandTests: XCTestCase {
     }
 
     func testEveryCommandHasHelpWithAnExample() {
-        for command in ["validate", "version"] {
-            let result = roster([command, "--help"], in: invalid)
+        for command in ["init", "validate", "plan", "apply", "diff", "show", "history", "audit", "audit verify",
+                        "invitations", "invitations list", "invitations accept", "invitations resend",
+                        "invitations revoke", "deliver", "schema", "version"] {
+            let result = roster(command.split(separator: " ").map(String.init) + ["--help"], in: invalid)
             XCTAssertEqual(result.status, 0, command)
             XCTAssertTrue(result.stdout.contains("Example"), "\(command) --help:\n\(result.stdout)")
         }
