@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterCore
+import RosterManifest
 import RosterStore
 
 /// `roster invitations list|accept|resend|revoke`.
@@ -19,11 +20,15 @@ struct InvitationsCommand: ParsableCommand {
     )
 
     /// Opens the store of the project found from the options (the files need not be valid).
+    /// Reads roster.yaml alone (not the directory: these commands work on the store) and opens the store.
     static func store(_ options: GlobalOptions, _ environment: Environment) throws -> (any StateStore, Config, String) {
-        let checked = loadAndValidate(options: options, in: environment)
-        let root = checked.manifest.root.isEmpty ? environment.workingDirectory : checked.manifest.root
-        return (try openStore(options: options, config: checked.manifest.config, root: root, environment: environment),
-                checked.manifest.config, root)
+        let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory)
+        let manifest = configPath.map {
+            ManifestLoader(displayBase: environment.workingDirectory).load(configPath: $0, documents: false)
+        }
+        let root = manifest.map(\.root).flatMap { $0.isEmpty ? nil : $0 } ?? environment.workingDirectory
+        let config = manifest?.config ?? Config()
+        return (try openStore(options: options, config: config, root: root, environment: environment), config, root)
     }
 
     static func context(_ config: Config, _ actor: String?, _ environment: Environment) -> ApplyContext {

@@ -66,7 +66,10 @@ public struct ManifestLoader: Sendable {
     }
 
     /// Loads the project whose configuration is at `configPath`.
-    public func load(configPath: String) -> Manifest {
+    ///
+    /// With `documents: false` only roster.yaml is read: commands that need the project's
+    /// settings but not its directory (invitations, history, show) stay fast on a large one.
+    public func load(configPath: String, documents: Bool = true) -> Manifest {
         let shownConfig = display(realPath(configPath) ?? configPath)
         var manifest = Manifest(configFile: shownConfig, root: "")
         guard let realConfig = realPath(configPath), !isDirectory(realConfig) else {
@@ -84,6 +87,7 @@ public struct ManifestLoader: Sendable {
         var configDecoder = ConfigDecoder(tree: configTree)
         manifest.config = configDecoder.decode()
         manifest.diagnostics += configDecoder.reader.diagnostics
+        guard documents else { return manifest }
 
         var resolver = SourceResolver(root: manifest.root, configPath: realConfig)
         let relativeFiles = resolver.resolve(manifest.config.sources)
