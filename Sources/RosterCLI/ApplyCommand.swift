@@ -72,7 +72,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
                                   environment: environment)
         let actorName = resolveActor(actor, environment: environment)
         let holder = LockHolder(host: ProcessInfo.processInfo.hostName, pid: getpid(), actor: actorName,
-                                since: ISO8601DateFormatter().string(from: environment.now()))
+                                since: Timestamp.string(environment.now()))
         let timeout = TimeInterval(lockTimeout.flatMap(DurationSyntax.seconds(parsing:)) ?? 0)
         let outcome: ApplyOutcome?
         do {

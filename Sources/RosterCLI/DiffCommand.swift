@@ -38,17 +38,17 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
 
     func run(in environment: Environment) throws -> ExitStatus {
         guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory),
-              let realConfig = realPathOf(configPath) else {
+              let realConfig = realPath(configPath) else {
             throw CommandFailure(status: .invalidFiles, message: Problem.configNotFound(searched: environment.workingDirectory).message)
         }
         let configFolder = (realConfig as NSString).deletingLastPathComponent
         let configName = (realConfig as NSString).lastPathComponent
         let git = Git(folder: configFolder)
-        guard let top = git.topLevel.flatMap(realPathOf) else {
+        guard let top = git.topLevel.flatMap(realPath) else {
             throw CommandFailure.runtime("\(configFolder) is not in a git repository; 'roster diff' compares git revisions")
         }
         let folderInRepo = relative(configFolder, to: top) ?? ""
-        let cwdInRepo = realPathOf(environment.workingDirectory).flatMap { relative($0, to: top) }
+        let cwdInRepo = realPath(environment.workingDirectory).flatMap { relative($0, to: top) }
         let today = Day(containing: environment.now())
 
         let scratch = FileManager.default.temporaryDirectory.path + "/roster-diff-" + hex(environment.random.bytes(8))
@@ -113,17 +113,9 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
         return .success
     }
 
-    private func realPathOf(_ path: String) -> String? {
-        URL(fileURLWithPath: path).resolvingSymlinksInPath().path.nilIfMissing
-    }
-
     /// `path` relative to `base` ("" when equal), or nil when outside it.
     private func relative(_ path: String, to base: String) -> String? {
         if path == base { return "" }
         return path.hasPrefix(base + "/") ? String(path.dropFirst(base.count + 1)) : nil
     }
-}
-
-private extension String {
-    var nilIfMissing: String? { FileManager.default.fileExists(atPath: self) ? self : nil }
 }

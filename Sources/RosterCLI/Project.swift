@@ -16,7 +16,6 @@ struct CommandFailure: Error {
 /// The files of a project, loaded and valid, with what plan and apply need from them.
 struct Project {
     var manifest: Manifest
-    var diagnostics: [Diagnostic]
     var environment: Environment
 
     /// Loads and validates; prints diagnostics to stderr and fails with exit 3 when invalid.
@@ -29,7 +28,7 @@ struct Project {
                                  message: "the files are invalid (\(plural(checked.diagnostics.filter(\.isError).count, "error"))); "
                                     + "fix them and run again ('roster validate' lists them)")
         }
-        return Project(manifest: checked.manifest, diagnostics: checked.diagnostics, environment: environment)
+        return Project(manifest: checked.manifest, environment: environment)
     }
 
     var config: Config { manifest.config }

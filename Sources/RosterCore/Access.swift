@@ -177,8 +177,9 @@ public struct Rails {
                       message: "\(plural(moves, "account")) moved to another customer"),
         ]
     }
+}
 
-    private func plural(_ count: Int, _ noun: String) -> String {
-        "\(count) \(noun)\(count == 1 ? "" : "s")"
-    }
+/// "1 file", "2 files".
+public func plural(_ count: Int, _ noun: String) -> String {
+    "\(count) \(noun)\(count == 1 ? "" : "s")"
 }

@@ -25,7 +25,7 @@ public struct InvitationMessage: Sendable, Hashable {
         for grant in invitation.grants {
             body.append("  - \(grant.scope.kind.rawValue) \(grant.scope.id): \(grant.roles.joined(separator: ", "))")
         }
-        body += ["", "Accept the invitation before \(Self.isoDate(expiresAt)):", "", "  \(link)", "",
+        body += ["", "Accept the invitation before \(Timestamp.string(expiresAt)):", "", "  \(link)", "",
                  "This link works once. If you did not expect it, ignore this message."]
         let headers = [
             "Message-ID: \(messageID)",
@@ -40,14 +40,8 @@ public struct InvitationMessage: Sendable, Hashable {
         text = (headers + [""] + body).joined(separator: "\r\n") + "\r\n"
     }
 
-    // Formatters are costly to make and safe to share for formatting; a large first apply
+    // A formatter is costly to make and safe to share for formatting; a large first apply
     // composes one message per invited user.
-    nonisolated(unsafe) private static let iso: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        return formatter
-    }()
-
     private static let rfc5322: DateFormatter = {
         let formatter = DateFormatter()
         formatter.locale = Locale(identifier: "en_US_POSIX")
@@ -56,11 +50,21 @@ public struct InvitationMessage: Sendable, Hashable {
         return formatter
     }()
 
-    static func isoDate(_ date: Date) -> String {
-        iso.string(from: date)
-    }
-
     static func rfc5322Date(_ date: Date) -> String {
         rfc5322.string(from: date)
+    }
+}
+
+/// Timestamps as stored and shown: ISO 8601 in UTC, to the second.
+public enum Timestamp {
+    // Shared: a large first apply formats one per invitation and audit record.
+    nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
+        let formatter = ISO8601DateFormatter()
+        formatter.timeZone = TimeZone(secondsFromGMT: 0)
+        return formatter
+    }()
+
+    public static func string(_ date: Date) -> String {
+        formatter.string(from: date)
     }
 }

@@ -99,7 +99,7 @@ struct SourceResolver {
 }
 
 /// The canonical absolute path with every link resolved; nil when it does not exist.
-func realPath(_ path: String) -> String? {
+public func realPath(_ path: String) -> String? {
     guard let resolved = realpath(path, nil) else { return nil }
     defer { free(resolved) }
     return String(cString: resolved)

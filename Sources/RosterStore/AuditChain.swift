@@ -51,19 +51,6 @@ func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     return difference == 0
 }
 
-/// Timestamps as stored and shown: ISO 8601 in UTC, to the second.
-enum Timestamp {
-    nonisolated(unsafe) private static let formatter: ISO8601DateFormatter = {
-        let formatter = ISO8601DateFormatter()
-        formatter.timeZone = TimeZone(secondsFromGMT: 0)
-        return formatter
-    }()
-
-    static func string(_ date: Date) -> String {
-        formatter.string(from: date)
-    }
-}
-
 /// Changes as JSON for the audit log: compact, keys sorted; one encoder per apply.
 struct AuditEncoder {
     private let encoder: JSONEncoder = {
