@@ -11,6 +11,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // libyaml from the system (Debian: libyaml-dev), read through its event API.
@@ -23,12 +24,13 @@ let package = Package(
         .target(name: "RosterCore"),
         // Files → Core values: the libyaml loader with positions, roster.yaml, documents.
         .target(name: "RosterManifest", dependencies: ["CYAML", "RosterCore"]),
-        // The stored directory: the StateStore protocol, migrations, SQLite, audit, outbox.
+        // The stored directory: the StateStore protocol, migrations, SQLite, PostgreSQL, audit, outbox.
         .target(
             name: "RosterStore",
             dependencies: [
                 "RosterCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),

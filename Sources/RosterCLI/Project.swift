@@ -86,17 +86,17 @@ func openStore(options: GlobalOptions, config: Config?, root: String, environmen
         }
     }
     if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
-        throw CommandFailure.runtime("PostgreSQL stores are not supported by this build yet; use a sqlite: state URL")
+        do {
+            let location = try PostgresLocation(url: url, environment: environment.variables)
+            return try PostgresStore(location: location, random: environment.random)
+        } catch StoreError.badURL(let detail) {
+            throw CommandFailure(status: .usage, message: detail)
+        } catch {
+            throw CommandFailure.runtime("\(error)")
+        }
     }
-    throw CommandFailure(status: .usage, message: "unknown state URL '\(maskPassword(url))'; use sqlite:PATH or postgres://…")
-}
-
-/// A URL with any password replaced by `***`.
-func maskPassword(_ url: String) -> String {
-    guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else { return url }
-    let userInfo = url[scheme.upperBound..<at]
-    guard let colon = userInfo.firstIndex(of: ":") else { return url }
-    return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+    throw CommandFailure(status: .usage,
+                         message: "unknown state URL '\(PostgresLocation.mask(url))'; use sqlite:PATH or postgres://user@host:5432/db")
 }
 
 /// The commit checked out in the repository that holds `folder`, when there is one.

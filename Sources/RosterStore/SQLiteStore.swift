@@ -6,7 +6,7 @@ import RosterCore
 ///
 /// Applies hold a `flock` on `PATH.lock` (reporting its holder) and write in one
 /// `BEGIN IMMEDIATE` transaction, so a crash leaves the file at the old serial or the new one.
-public final class SQLiteStore: StateStore {
+public final class SQLiteStore: SQLStore {
     public let backend = "sqlite"
     public let path: String
     let queue: DatabaseQueue
@@ -62,98 +62,26 @@ public final class SQLiteStore: StateStore {
         try queue.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
     }
 
-    // MARK: Reading
+    // MARK: Sessions
 
-    public func snapshot() throws -> Snapshot {
-        try wrap { try queue.read { db in try Self.snapshot(db) } }
+    public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try wrap { try queue.read { db in try body(SQLiteSession(db: db)) } }
     }
 
-    static func storeInfo(_ db: Database) throws -> StoreInfo {
-        let lineage = try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'lineage'") ?? ""
-        let serial = Int(try String.fetchOne(db, sql: "SELECT value FROM meta WHERE key = 'serial'") ?? "0") ?? 0
-        return StoreInfo(backend: "sqlite", lineage: lineage, serial: serial)
-    }
-
-    static func snapshot(_ db: Database) throws -> Snapshot {
-        var snapshot = Snapshot(store: try storeInfo(db))
-        var state = DirectoryState()
-        var drifted: Set<String> = []
-        let decoder = JSONDecoder()
-
-        // Columns are read by position: a name lookup per value costs more than the row itself.
-        let roles = try Row.fetchCursor(db, sql: "SELECT id, name, description, permissions, active, applied FROM roles")
-        while let row = try roles.next() {
-            let permissions = (try? decoder.decode([String: [String]].self, from: Data((row[3] as String).utf8))) ?? [:]
-            let role = RoleState(id: row[0], name: row[1], description: row[2], permissions: permissions, active: row[4])
-            state.roles[role.id] = role
-            if row[5] as Int64? != Fingerprint.role(role) { drifted.insert(EntityKey.role(role.id)) }
-        }
-        let counts = try Row.fetchOne(db, sql: """
-            SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL)
-            """)
-        state.users.reserveCapacity(counts?[0] ?? 0)
-        state.memberships.reserveCapacity(counts?[1] ?? 0)
-        let users = try Row.fetchCursor(db, sql: "SELECT email, name, status, applied, accepted_at IS NOT NULL FROM users")
-        while let row = try users.next() {
-            let user = UserState(email: row[0], name: row[1], status: UserStatus(rawValue: row[2]) ?? .inactive)
-            state.users[user.key] = user
-            if row[3] as Int64? != Fingerprint.user(user) { drifted.insert(EntityKey.user(user.key)) }
-            if row[4] as Bool { snapshot.everAccepted.insert(user.key) }
-        }
-        let customers = try Row.fetchCursor(db, sql: """
-            SELECT c.id, c.name, u.email_key, c.active, c.applied
-            FROM customers c JOIN users u ON u.id = c.owner_id
-            """)
-        while let row = try customers.next() {
-            let customer = CustomerState(id: row[0], name: row[1], owner: row[2], active: row[3])
-            state.customers[customer.id] = customer
-            if row[4] as Int64? != Fingerprint.customer(customer) { drifted.insert(EntityKey.customer(customer.id)) }
-        }
-        let accounts = try Row.fetchCursor(db, sql: """
-            SELECT a.id, a.customer_id, a.name, a.service, u.email_key, a.active, a.applied
-            FROM accounts a JOIN users u ON u.id = a.owner_id
-            """)
-        while let row = try accounts.next() {
-            let account = AccountState(id: row[0], customer: row[1], name: row[2], service: row[3], owner: row[4],
-                                       active: row[5])
-            state.accounts[account.id] = account
-            if row[6] as Int64? != Fingerprint.account(account) { drifted.insert(EntityKey.account(account.id)) }
-        }
-        let memberships = try Row.fetchCursor(db, sql: """
-            SELECT u.email_key, m.scope_kind, m.scope_id, m.roles, m.expires, m.applied, m.ended_at IS NOT NULL
-            FROM memberships m JOIN users u ON u.id = m.user_id
-            WHERE m.ended_at IS NULL OR (m.end_reason = 'external' AND NOT EXISTS (
-                SELECT 1 FROM memberships later WHERE later.user_id = m.user_id AND later.scope_kind = m.scope_kind
-                    AND later.scope_id = m.scope_id AND later.id > m.id))
-            """)
-        while let row = try memberships.next() {
-            let scope = ScopeRef(ScopeKind(rawValue: row[1]) ?? .account, row[2])
-            let key = MembershipKey(user: row[0], scope: scope)
-            if row[6] as Bool {
-                // Last ended by someone outside roster (a later row would be active, and win):
-                // granting it again is reverting drift.
-                drifted.insert(EntityKey.membership(key))
-                continue
+    /// One `BEGIN IMMEDIATE` transaction: SQLite's write lock is taken at once, so writers queue
+    /// (up to the busy timeout) instead of failing at their first write.
+    public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try wrap {
+            try queue.inDatabase { db in
+                var result: T?
+                try db.inTransaction(.immediate) {
+                    result = try body(SQLiteSession(db: db))
+                    return .commit
+                }
+                guard let result else { throw StoreError.database("transaction produced no result") }
+                return result
             }
-            let roles = (row[3] as String).split(separator: ",").map(String.init)
-            let membership = MembershipState(key: key, roles: roles, expires: row[4])
-            state.memberships[key] = membership
-            if row[5] as Int64? != Fingerprint.membership(membership) { drifted.insert(EntityKey.membership(key)) }
         }
-        let invitations = try Row.fetchCursor(db, sql: """
-            SELECT i.id, u.email_key AS user, i.expires_epoch, i.reissue_count
-            FROM invitations i JOIN users u ON u.id = i.user_id
-            WHERE i.accepted_at IS NULL AND i.revoked_at IS NULL
-            """)
-        while let row = try invitations.next() {
-            let invitation = PendingInvitation(id: row["id"], user: row["user"],
-                                               expiresAt: Date(timeIntervalSince1970: row["expires_epoch"]),
-                                               reissueCount: row["reissue_count"])
-            snapshot.invitations[invitation.user] = invitation
-        }
-        snapshot.state = state
-        snapshot.drifted = drifted
-        return snapshot
     }
 
     // MARK: Locking
@@ -166,21 +94,6 @@ public final class SQLiteStore: StateStore {
         return try body()
     }
 
-    /// Runs `body` in one immediate (write-locking) transaction, mapping database errors.
-    func transaction<T>(_ body: (Database) throws -> T) throws -> T {
-        try wrap {
-            try queue.inDatabase { db in
-                var result: T?
-                try db.inTransaction(.immediate) {
-                    result = try body(db)
-                    return .commit
-                }
-                guard let result else { throw StoreError.database("transaction produced no result") }
-                return result
-            }
-        }
-    }
-
     func wrap<T>(_ body: () throws -> T) throws -> T {
         do {
             return try body()
@@ -188,6 +101,47 @@ public final class SQLiteStore: StateStore {
             throw StoreError.database(error.message ?? error.description)
         }
     }
+}
+
+/// GRDB behind `SQLSession`: statements are compiled once per connection and reused.
+struct SQLiteSession: SQLSession {
+    let db: Database
+
+    @discardableResult
+    func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {
+        try db.cachedStatement(sql: sql).execute(arguments: Self.arguments(arguments))
+        return db.changesCount
+    }
+
+    func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws {
+        let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
+        while let row = try rows.next() { try body(SQLiteRow(row: row)) }
+    }
+
+    static func arguments(_ values: SQLArguments) -> StatementArguments {
+        StatementArguments(values.map { value -> DatabaseValue in
+            switch value?.sqlValue ?? .null {
+            case .null: return .null
+            case .integer(let int): return int.databaseValue
+            case .real(let double): return double.databaseValue
+            case .text(let text): return text.databaseValue
+            case .blob(let bytes): return Data(bytes).databaseValue
+            }
+        })
+    }
+}
+
+/// A GRDB row read by position; the schema guarantees each column's type.
+struct SQLiteRow: SQLRow {
+    let row: Row
+
+    func text(_ column: Int) throws -> String { row[column] }
+    func optionalText(_ column: Int) throws -> String? { row[column] }
+    func integer(_ column: Int) throws -> Int64 { row[column] }
+    func optionalInteger(_ column: Int) throws -> Int64? { row[column] }
+    func real(_ column: Int) throws -> Double { row[column] }
+    func bool(_ column: Int) throws -> Bool { row[column] }
+    func blob(_ column: Int) throws -> [UInt8] { [UInt8](row[column] as Data) }
 }
 
 /// Formats 16 random bytes as a version-4 UUID.

@@ -105,6 +105,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case unknownUser(email: String)
     case inconsistent(String)
     case database(String)
+    /// A state URL that cannot be used as written (a usage error, not a runtime one).
+    case badURL(String)
 
     public var description: String {
         switch self {
@@ -140,11 +142,13 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
             return "the plan does not fit the store: \(detail); run 'roster plan' again"
         case .database(let detail):
             return "store error: \(detail)"
+        case .badURL(let detail):
+            return detail
         }
     }
 }
 
-/// A stored directory: SQLite here, PostgreSQL next; nothing backend-specific leaks past this.
+/// A stored directory, in SQLite or PostgreSQL; nothing backend-specific leaks past this.
 public protocol StateStore: AnyObject {
     /// `sqlite` or `postgres`.
     var backend: String { get }

@@ -1,18 +1,17 @@
 import Foundation
-import GRDB
 import RosterCore
 
-extension SQLiteStore {
+extension SQLStore {
     public func apply(_ plan: Plan, context: ApplyContext) throws -> ApplyOutcome {
-        try transaction { db in
-            let info = try Self.storeInfo(db)
+        try write { db in
+            let info = try Self.storeInfo(db, backend: backend)
             guard plan.store.lineage == info.lineage, plan.store.serial == info.serial else {
                 let since = try Self.auditRecords(db, afterSerial: plan.store.serial, user: nil, since: nil)
                 throw StoreError.stalePlan(planLineage: plan.store.lineage, planSerial: plan.store.serial,
                                            lineage: info.lineage, serial: info.serial, since: since)
             }
             guard !plan.changes.isEmpty else { return ApplyOutcome(serial: info.serial, applied: 0, messages: 0) }
-            var writer = SQLiteWriter(db: db, context: context, serial: info.serial + 1)
+            var writer = StoreWriter(db: db, context: context, serial: info.serial + 1)
             try writer.loadChainHead()
             let encoder = AuditEncoder()
             for change in plan.changes {
@@ -21,35 +20,37 @@ extension SQLiteStore {
                                  change: encoder.json(change), userKey: change.userKey)
             }
             try writer.finish()
-            try db.execute(sql: "UPDATE meta SET value = ? WHERE key = 'serial'", arguments: [String(info.serial + 1)])
+            try db.execute("UPDATE meta SET value = ? WHERE key = 'serial'", [String(info.serial + 1)])
             return ApplyOutcome(serial: info.serial + 1, applied: plan.changes.count, messages: writer.messages)
         }
     }
 }
 
-/// Writes one plan's changes inside an open transaction.
-struct SQLiteWriter {
-    let db: Database
+/// Writes one plan's changes inside an open transaction, on either backend.
+struct StoreWriter {
+    let db: any SQLSession
     let context: ApplyContext
     let serial: Int
     let now: String
     var messages = 0
     private var chainHead = AuditChain.genesis
 
-    init(db: Database, context: ApplyContext, serial: Int) {
+    init(db: any SQLSession, context: ApplyContext, serial: Int) {
         self.db = db
         self.context = context
         self.serial = serial
         self.now = Timestamp.string(context.now)
     }
 
-    /// Runs one statement, compiled once per transaction and reused (a first apply runs hundreds of thousands).
-    func run(sql: String, arguments: StatementArguments = []) throws {
-        try db.cachedStatement(sql: sql).execute(arguments: arguments)
+    /// Runs one statement; returns how many rows it changed. Backends prepare each distinct
+    /// statement once per transaction (a first apply runs hundreds of thousands).
+    @discardableResult
+    func run(sql: String, arguments: SQLArguments = []) throws -> Int {
+        try db.execute(sql, arguments)
     }
 
     mutating func loadChainHead() throws {
-        chainHead = try String.fetchOne(db, sql: "SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
+        chainHead = try db.text("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
     }
 
     /// Appends one audit record chained to the previous one; `userKey` ties it to a user's
@@ -57,11 +58,10 @@ struct SQLiteWriter {
     mutating func audit(action: String, type: String, id: String, change: String, userKey: String?) throws {
         let hash = AuditChain.hash(previous: chainHead, serial: serial, at: now, actor: context.actor,
                                    commit: context.commit, action: action, entityType: type, entityID: id, change: change)
-        try db.cachedStatement(sql: """
+        try run(sql: """
             INSERT INTO audit (serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash, user_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM users WHERE email_key = ?))
-            """).execute(arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash,
-                                     userKey])
+            """, arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash, userKey])
         chainHead = hash
     }
 
@@ -71,7 +71,7 @@ struct SQLiteWriter {
     }
 
     func userID(_ key: String) throws -> Int64 {
-        guard let id = try Int64.fetchOne(db.cachedStatement(sql: "SELECT id FROM users WHERE email_key = ?"), arguments: [key]) else {
+        guard let id = try db.integer("SELECT id FROM users WHERE email_key = ?", [key]) else {
             throw StoreError.inconsistent("user '\(key)' is not in the store")
         }
         return id
@@ -121,31 +121,32 @@ struct SQLiteWriter {
     }
 
     private mutating func applyUser(_ change: Change, _ user: UserState) throws {
+        let changed: Int
         switch change.action {
         case .invite:
-            try run(sql: """
+            changed = try run(sql: """
                 INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at)
                 VALUES (?, ?, ?, 'invited', ?, ?, ?)
                 """, arguments: [user.key, user.email, user.name, Fingerprint.user(user), now, now])
         case .rename:
             guard case .user(let old)? = change.before else { throw StoreError.inconsistent("rename without a previous user") }
-            try run(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
-                           arguments: [user.key, user.email, Fingerprint.user(user), now, old.key])
-            guard db.changesCount == 1 else { throw StoreError.inconsistent("user '\(old.email)' is not in the store") }
+            changed = try run(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
+                              arguments: [user.key, user.email, Fingerprint.user(user), now, old.key])
         case .deactivate:
-            try run(sql: """
+            changed = try run(sql: """
                 UPDATE users SET status = 'inactive', applied = ?, deactivated_at = ?, updated_at = ? WHERE email_key = ?
                 """, arguments: [Fingerprint.user(user), now, now, user.key])
         default:
-            try run(sql: """
+            changed = try run(sql: """
                 UPDATE users SET email = ?, name = ?, status = ?, applied = ?, updated_at = ?,
                     deactivated_at = CASE WHEN ? = 'inactive' THEN deactivated_at ELSE NULL END
                 WHERE email_key = ?
                 """, arguments: [user.email, user.name, user.status.rawValue, Fingerprint.user(user), now,
                                  user.status.rawValue, user.key])
         }
-        if change.action != .invite, db.changesCount != 1 {
-            throw StoreError.inconsistent("user '\(user.email)' is not in the store")
+        guard changed == 1 else {
+            let email = if case .user(let old)? = change.before, change.action == .rename { old.email } else { user.email }
+            throw StoreError.inconsistent("user '\(email)' is not in the store")
         }
         if let invitation = change.invitation {
             try issueInvitation(invitation, reissueCount: 0)
@@ -163,18 +164,18 @@ struct SQLiteWriter {
                 """, arguments: [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
                                  membership.expires, Fingerprint.membership(membership), now])
         case .revoke:
-            try run(sql: """
+            let changed = try run(sql: """
                 UPDATE memberships SET ended_at = ?, end_reason = ?
                 WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
                 """, arguments: [now, change.reason ?? "removed from the files", user, scope.kind.rawValue, scope.id])
-            guard db.changesCount == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
+            guard changed == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
         default:
-            try run(sql: """
+            let changed = try run(sql: """
                 UPDATE memberships SET roles = ?, expires = ?, applied = ?
                 WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
                 """, arguments: [membership.roles.joined(separator: ","), membership.expires,
                                  Fingerprint.membership(membership), user, scope.kind.rawValue, scope.id])
-            guard db.changesCount == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
+            guard changed == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
         }
     }
 
@@ -184,9 +185,9 @@ struct SQLiteWriter {
             guard let invitation = change.invitation, let replaces = invitation.replaces else {
                 throw StoreError.inconsistent("reissue-invitation \(change.id) names no invitation")
             }
-            let count = try Int.fetchOne(db, sql: """
+            let count = try db.integer("""
                 SELECT reissue_count FROM invitations WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL
-                """, arguments: [replaces])
+                """, [replaces]).map(Int.init)
             guard let count else { throw StoreError.inconsistent("invitation \(replaces) is no longer pending") }
             try revokeInvitations(userKey: invitation.user)
             try issueInvitation(invitation, reissueCount: count + 1)
@@ -219,7 +220,7 @@ struct SQLiteWriter {
         try run(sql: """
             INSERT INTO invitations (id, user_id, token_hash, details, inviter, issued_at, expires_at, expires_epoch, reissue_count)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, user, Data(tokenHash(token)), details, invitation.inviter, now, Timestamp.string(expires),
+            """, arguments: [id, user, tokenHash(token), details, invitation.inviter, now, Timestamp.string(expires),
                              expires.timeIntervalSince1970, reissueCount])
         let message = InvitationMessage(invitation: invitation, invitationID: id, token: token, issuedAt: context.now,
                                         expiresAt: expires, acceptURL: context.invitations.acceptURL)

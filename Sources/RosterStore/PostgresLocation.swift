@@ -1,0 +1,95 @@
+import Foundation
+
+/// Where a PostgreSQL store is: `postgres://user:password@host:port/database?parameters`.
+///
+/// - The password comes from the URL, else from `PGPASSWORD`; the user from the URL, else
+///   `PGUSER`, else `postgres`; the database defaults to the user's name (as `psql` does).
+/// - `sslmode=disable` (the default) talks in the clear; `require` demands TLS without checking
+///   the certificate (as libpq's `require`); `verify-full` demands TLS and checks the
+///   certificate against the system's roots and the host name.
+/// - `connect_timeout=SECONDS` (default 10) bounds connecting and authenticating, so a wrong
+///   host or a server that never answers fails instead of hanging.
+/// - `schema=NAME` (default `roster`) is the schema holding roster's tables, so a database
+///   shared with other software keeps them apart; each schema is a separate store.
+public struct PostgresLocation: Sendable, Hashable {
+    public enum TLSMode: String, Sendable, CaseIterable {
+        case disable, require, verifyFull = "verify-full"
+    }
+
+    public var host: String
+    public var port: Int
+    public var user: String
+    public var password: String?
+    public var database: String
+    public var tls: TLSMode
+    public var connectTimeout: Int
+    public var schema: String
+
+    /// The URL with the password masked: safe for logs, plans and error messages.
+    public var displayURL: String {
+        let credentials = password == nil ? user : user + ":***"
+        let hostPart = host.contains(":") ? "[\(host)]" : host
+        var text = "postgres://\(credentials)@\(hostPart):\(port)/\(database)"
+        var parameters: [String] = []
+        if tls != .disable { parameters.append("sslmode=\(tls.rawValue)") }
+        if schema != "roster" { parameters.append("schema=\(schema)") }
+        if !parameters.isEmpty { text += "?" + parameters.joined(separator: "&") }
+        return text
+    }
+
+    /// Parses a `postgres://` or `postgresql://` URL; the message of a thrown error says what
+    /// is wrong and never repeats the password.
+    public init(url: String, environment: [String: String]) throws {
+        guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"),
+              let components = URLComponents(string: url)
+        else {
+            throw StoreError.badURL("'\(Self.mask(url))' is not a PostgreSQL URL; expected postgres://user:password@host:5432/database")
+        }
+        guard let host = components.host, !host.isEmpty else {
+            throw StoreError.badURL("'\(Self.mask(url))' names no host; expected postgres://user:password@host:5432/database")
+        }
+        self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
+        port = components.port ?? 5432
+        guard (1...65535).contains(port) else { throw StoreError.badURL("port \(port) is out of range 1-65535") }
+        user = components.user.flatMap { $0.isEmpty ? nil : $0 } ?? environment["PGUSER"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? "postgres"
+        password = components.password ?? environment["PGPASSWORD"]
+        let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
+        database = path.isEmpty ? user : path
+        tls = .disable
+        connectTimeout = 10
+        schema = "roster"
+        for item in components.queryItems ?? [] {
+            let value = item.value ?? ""
+            switch item.name {
+            case "sslmode":
+                guard let mode = TLSMode(rawValue: value) else {
+                    throw StoreError.badURL("sslmode=\(value) is not supported; use disable, require or verify-full")
+                }
+                tls = mode
+            case "connect_timeout":
+                guard let seconds = Int(value), (1...3600).contains(seconds) else {
+                    throw StoreError.badURL("connect_timeout=\(value) is not a number of seconds from 1 to 3600")
+                }
+                connectTimeout = seconds
+            case "schema":
+                guard value.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
+                    throw StoreError.badURL("schema=\(value) is not a plain lowercase name (letters, digits, _)")
+                }
+                schema = value
+            default:
+                throw StoreError.badURL("unknown parameter '\(item.name)' in the PostgreSQL URL; roster knows sslmode, connect_timeout and schema")
+            }
+        }
+    }
+
+    /// A URL with any password replaced by `***`.
+    public static func mask(_ url: String) -> String {
+        guard let scheme = url.range(of: "://") else { return url }
+        let rest = url[scheme.upperBound...]
+        guard let at = rest.lastIndex(of: "@") else { return url }
+        let userInfo = rest[..<at]
+        guard let colon = userInfo.firstIndex(of: ":") else { return url }
+        return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
+    }
+}

@@ -1,0 +1,314 @@
+import Foundation
+import PostgresNIO
+import RosterCore
+
+/// The shared store: roster's tables in one schema (default `roster`) of a PostgreSQL database,
+/// reached over one connection (postgres-nio), created and migrated on first use.
+///
+/// The same SQL as the SQLite store reads and writes it (`SQLStore`), so plans, applies,
+/// invitations and the audit log mean the same on both. What differs:
+/// - **Apply lock:** a session-level advisory lock, held from before the plan is made until
+///   after its transaction commits, and released by the server if the process dies. The
+///   holder's host, pid, actor and time sit in `apply_lock_holders`, keyed by the backend
+///   holding the lock, so whoever waits can name it.
+/// - **Writers:** every write transaction first takes a transaction-level advisory lock, so
+///   applies, accepted invitations and deliveries never interleave and the serial and the
+///   audit chain advance one writer at a time.
+/// - **Reads** run in one `REPEATABLE READ` transaction: the bulk queries of a plan see one state.
+/// - **Connecting** is bounded by `connect_timeout` (default 10 s): a wrong host, password or
+///   database fails with a clear message instead of retrying.
+public final class PostgresStore: SQLStore {
+    public let backend = "postgres"
+    public let location: PostgresLocation
+    public var displayURL: String { location.displayURL }
+
+    private let connection: PostgresConnection
+    private let logger: Logger
+    private let busyTimeout: TimeInterval
+    /// `?` placeholders rewritten as `$1, $2, …`, by statement.
+    private var numbered: [String: String] = [:]
+
+    /// Opens (creating the schema and migrating it when needed) the store at `location`;
+    /// `random` makes the lineage of a new store. Waits up to `busyTimeout` seconds for locks.
+    public init(location: PostgresLocation, random: any RandomSource = SystemRandomSource(),
+                busyTimeout: TimeInterval = 30) throws {
+        self.location = location
+        self.busyTimeout = busyTimeout
+        var logger = Logger(label: "roster.postgres")
+        logger.logLevel = .critical
+        self.logger = logger
+        var configuration = PostgresConnection.Configuration(
+            host: location.host, port: location.port, username: location.user, password: location.password,
+            database: location.database, tls: try Self.tls(location))
+        configuration.options.connectTimeout = .seconds(Int64(location.connectTimeout))
+        configuration.options.additionalStartupParameters = [("application_name", "roster")]
+        do {
+            connection = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
+                                                        configuration: configuration, id: 1, logger: logger).wait()
+        } catch {
+            throw StoreError.database(Self.describe(error, at: location))
+        }
+        do {
+            try migrate(random: random)
+        } catch {
+            try? connection.close().wait()
+            throw error
+        }
+    }
+
+    deinit {
+        try? connection.close().wait()
+    }
+
+    private static func tls(_ location: PostgresLocation) throws -> PostgresConnection.Configuration.TLS {
+        switch location.tls {
+        case .disable:
+            return .disable
+        case .require:
+            // libpq's `require`: encrypted, certificate not checked.
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            return .require(try NIOSSLContext(configuration: configuration))
+        case .verifyFull:
+            return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+    }
+
+    // MARK: Migrations
+
+    /// Named migrations in order, each a script of statements run in one transaction and
+    /// recorded in `roster_migrations`. Never edit a shipped migration: add one.
+    static let migrations: [(name: String, script: String)] = [("v1-directory", PostgresSchema.v1)]
+
+    private func migrate(random: any RandomSource) throws {
+        let session = PostgresSession(store: self)
+        let schema = location.schema
+        try session.execute("SET lock_timeout = '\(Int(busyTimeout * 1000))ms'")
+        // Two processes opening a new store at once would both find it unmigrated; the second
+        // waits here and then finds the work done.
+        try session.execute("SELECT pg_advisory_lock(\(lockKey("migrate")))")
+        defer { _ = try? session.execute("SELECT pg_advisory_unlock(\(lockKey("migrate")))") }
+        if try session.integer("SELECT COUNT(*) FROM pg_namespace WHERE nspname = ?", [schema]) == 0 {
+            try session.execute("CREATE SCHEMA \(schema)")
+        }
+        try session.execute("SET search_path TO \(schema)")
+        try session.execute("CREATE TABLE IF NOT EXISTS roster_migrations (identifier TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
+        let applied = Set(try session.rows("SELECT identifier FROM roster_migrations") { try $0.text(0) })
+        for migration in Self.migrations where !applied.contains(migration.name) {
+            try transaction("BEGIN") { db in
+                do {
+                    _ = try connection.simpleQuery(migration.script).wait()
+                } catch {
+                    throw StoreError.database("migration \(migration.name) failed: " + Self.describe(error, at: location))
+                }
+                if migration.name == "v1-directory" {
+                    try db.execute("INSERT INTO meta (key, value) VALUES ('lineage', ?), ('serial', '0'), ('audit_head', ?)",
+                                   [uuidString(random.bytes(16)), AuditChain.genesis])
+                }
+                try db.execute("INSERT INTO roster_migrations (identifier, applied_at) VALUES (?, ?)",
+                               [migration.name, Timestamp.string(Date())])
+            }
+        }
+    }
+
+    /// The names of the migrations applied to this store, in order.
+    public func appliedMigrations() throws -> [String] {
+        try PostgresSession(store: self).rows("SELECT identifier FROM roster_migrations ORDER BY applied_at, identifier") {
+            try $0.text(0)
+        }
+    }
+
+    // MARK: Sessions and locks
+
+    public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+    }
+
+    public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try transaction("BEGIN") { db in
+            try db.execute("SELECT pg_advisory_xact_lock(\(lockKey("write")))")
+            return try body(db)
+        }
+    }
+
+    private func transaction<T>(_ begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
+        let session = PostgresSession(store: self)
+        try session.execute(begin)
+        let result: T
+        do {
+            result = try body(session)
+        } catch {
+            _ = try? session.execute("ROLLBACK")
+            throw error
+        }
+        do {
+            try session.execute("COMMIT")
+        } catch StoreError.database(let detail) where !connection.isClosed {
+            throw StoreError.database(detail)
+        } catch {
+            // Lost while committing: the server may or may not have committed before it went.
+            throw StoreError.database("the connection to \(displayURL) was lost while committing; the change was stored "
+                                      + "in full or not at all: 'roster history' shows which")
+        }
+        return result
+    }
+
+    public func withApplyLock<T>(holder: LockHolder, timeout: TimeInterval, _ body: () throws -> T) throws -> T {
+        let session = PostgresSession(store: self)
+        let key = lockKey("apply")
+        let deadline = Date().addingTimeInterval(max(0, timeout))
+        while try session.first("SELECT pg_try_advisory_lock(\(key))", [], { try $0.bool(0) }) != true {
+            if Date() >= deadline { throw StoreError.lockHeld(holder: try lockHolder(session, key: key)) }
+            usleep(100_000)
+        }
+        defer {
+            _ = try? session.execute("DELETE FROM apply_lock_holders WHERE backend_pid = pg_backend_pid()")
+            _ = try? session.execute("SELECT pg_advisory_unlock(\(key))")
+        }
+        // Rows of backends that are gone (killed applies) are removed on the way.
+        try session.execute("""
+            DELETE FROM apply_lock_holders
+            WHERE backend_pid = pg_backend_pid() OR backend_pid NOT IN (SELECT pid FROM pg_stat_activity)
+            """)
+        try session.execute("INSERT INTO apply_lock_holders (backend_pid, host, pid, actor, since) VALUES (pg_backend_pid(), ?, ?, ?, ?)",
+                            [holder.host, Int(holder.pid), holder.actor, holder.since])
+        return try body()
+    }
+
+    /// Who holds the advisory lock `key` in this database, as its holder recorded it.
+    private func lockHolder(_ session: PostgresSession, key: Int64) throws -> LockHolder? {
+        try session.first("""
+            SELECT h.host, h.pid, h.actor, h.since
+            FROM pg_locks l JOIN apply_lock_holders h ON h.backend_pid = l.pid
+            WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                AND l.classid::bigint = \(key >> 32) AND l.objid::bigint = \(key & 0xFFFF_FFFF) AND l.objsubid = 1
+            """) { row in
+            LockHolder(host: try row.text(0), pid: Int32(truncatingIfNeeded: try row.integer(1)), actor: try row.text(2),
+                       since: try row.text(3))
+        }
+    }
+
+    /// A positive 64-bit advisory lock key for `purpose`, distinct for each schema: advisory
+    /// locks are per database, and each schema is a store of its own.
+    private func lockKey(_ purpose: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in "roster:\(purpose):\(location.schema)".utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
+        }
+        return Int64(hash >> 2)
+    }
+
+    // MARK: Queries
+
+    fileprivate func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        var binds = PostgresBindings(capacity: arguments.count)
+        for argument in arguments {
+            switch argument?.sqlValue ?? .null {
+            case .null: binds.appendNull()
+            case .integer(let value): binds.append(value)
+            case .real(let value): binds.append(value)
+            case .text(let value): binds.append(value)
+            case .blob(let value): binds.append(ByteBuffer(bytes: value))
+            }
+        }
+        let statement: String
+        if let cached = numbered[sql] {
+            statement = cached
+        } else {
+            statement = Self.numberPlaceholders(sql)
+            numbered[sql] = statement
+        }
+        do {
+            return try connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger).wait()
+        } catch {
+            throw StoreError.database(Self.describe(error, at: location))
+        }
+    }
+
+    /// `?` → `$1, $2, …`, leaving quoted text alone.
+    static func numberPlaceholders(_ sql: String) -> String {
+        var result = ""
+        var index = 0
+        var quoted = false
+        for character in sql {
+            if character == "'" { quoted.toggle() }
+            if character == "?" && !quoted {
+                index += 1
+                result += "$\(index)"
+            } else {
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    /// What went wrong, in words, naming the server (password masked) and what to do.
+    static func describe(_ error: any Error, at location: PostgresLocation) -> String {
+        let server = "\(location.host):\(location.port)"
+        guard let error = error as? PSQLError else { return "\(error)" }
+        if let info = error.serverInfo, let message = info[.message] {
+            switch info[.sqlState] ?? "" {
+            case "28P01", "28000":
+                return "the PostgreSQL server at \(server) refused user '\(location.user)': \(message); "
+                    + "check the user and the password (in the URL or PGPASSWORD)"
+            case "3D000":
+                return "database '\(location.database)' does not exist on \(server); create it (createdb \(location.database)) or fix the URL"
+            case "55P03":
+                return "another roster process held the store's lock for longer than the wait allowed (\(message)); try again"
+            case "57P01", "57P02", "57P03":
+                return "the PostgreSQL server at \(server) ended the connection (\(message)); nothing of the open transaction was stored"
+            case let state:
+                return "PostgreSQL error \(state) at \(server): \(message)"
+            }
+        }
+        switch error.code {
+        case .connectionError:
+            if let underlying = error.underlying as? ChannelError, case .connectTimeout = underlying {
+                return "could not connect to the PostgreSQL server at \(server) within \(location.connectTimeout) s; "
+                    + "check the host and port, or raise connect_timeout in the URL"
+            }
+            return "cannot connect to the PostgreSQL server at \(server): "
+                + (error.underlying.map { "\($0)" } ?? "connection failed") + "; check the host and port and that the server runs"
+        case .sslUnsupported:
+            return "the PostgreSQL server at \(server) does not offer TLS, which sslmode=\(location.tls.rawValue) demands"
+        case .authMechanismRequiresPassword:
+            return "the PostgreSQL server at \(server) asks user '\(location.user)' for a password; give it in the URL or PGPASSWORD"
+        case .serverClosedConnection, .uncleanShutdown, .clientClosedConnection:
+            return "lost the connection to the PostgreSQL server at \(server); nothing of the open transaction was stored"
+        default:
+            return "PostgreSQL connection to \(server) failed (\(error.code))"
+        }
+    }
+}
+
+/// The store's connection behind `SQLSession`.
+struct PostgresSession: SQLSession {
+    unowned let store: PostgresStore
+
+    @discardableResult
+    func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {
+        try store.run(sql, arguments).metadata.rows ?? 0
+    }
+
+    func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws {
+        for row in try store.run(sql, arguments) {
+            try body(PostgresSQLRow(row: row.makeRandomAccess()))
+        }
+    }
+}
+
+/// A PostgreSQL result row read by position.
+struct PostgresSQLRow: SQLRow {
+    let row: PostgresRandomAccessRow
+
+    func text(_ column: Int) throws -> String { try row[column].decode(String.self) }
+    func optionalText(_ column: Int) throws -> String? { try row[column].decode(String?.self) }
+    func integer(_ column: Int) throws -> Int64 { try row[column].decode(Int64.self) }
+    func optionalInteger(_ column: Int) throws -> Int64? { try row[column].decode(Int64?.self) }
+    func real(_ column: Int) throws -> Double { try row[column].decode(Double.self) }
+    func bool(_ column: Int) throws -> Bool {
+        let cell = row[column]
+        return cell.dataType == .bool ? try cell.decode(Bool.self) : try cell.decode(Int64.self) != 0
+    }
+    func blob(_ column: Int) throws -> [UInt8] { Array(try row[column].decode(ByteBuffer.self).readableBytesView) }
+}
