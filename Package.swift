@@ -48,12 +48,14 @@ let package = Package(
         .executableTarget(name: "roster", dependencies: ["RosterCLI"]),
         .testTarget(name: "RosterCoreTests", dependencies: ["RosterCore"]),
         .testTarget(name: "RosterManifestTests", dependencies: ["RosterManifest", "RosterCore"]),
-        .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterCore"]),
+        // Which store the contract tests run against (ROSTER_TEST_STORE), shared by the test targets.
+        .target(name: "RosterTestSupport", dependencies: ["RosterStore", "RosterCore"], path: "Tests/RosterTestSupport"),
+        .testTarget(name: "RosterStoreTests", dependencies: ["RosterStore", "RosterCore", "RosterTestSupport"]),
         // Golden files and fixtures live beside the tests and are read through #filePath, so
         // ROSTER_RECORD=1 can rewrite them in place.
         .testTarget(
             name: "RosterCLITests",
-            dependencies: ["RosterCLI", "RosterManifest", "RosterCore", "RosterStore"],
+            dependencies: ["RosterCLI", "RosterManifest", "RosterCore", "RosterStore", "RosterTestSupport"],
             exclude: ["Golden", "Fixtures"]
         ),
     ]

@@ -23,13 +23,16 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         for 'yes'; without one it needs --auto-approve or a saved plan (else exit 4, nothing changed). \
         A saved plan applies exactly as reviewed, and is refused (exit 4) when the store moved on since. \
         Blocked safety rails refuse the apply (exit 4) unless lifted with --allow. Invitations are \
-        delivered after the commit; failures are retried by 'roster deliver'.
+        delivered after the commit; failures are retried by 'roster deliver'. One apply runs per store \
+        at a time (SQLite: a lock file; PostgreSQL: an advisory lock, freed by the server if the \
+        process dies): a held lock names its holder and exits 4, or is waited for with --lock-timeout.
 
         Examples:
           roster apply
           roster apply --auto-approve --actor ci-bot
           roster plan --out plan.json && roster apply plan.json
           roster apply plan.json --allow ownership-transfer --lock-timeout 2m
+          PGPASSWORD=… roster apply --state postgres://roster@db.internal:5432/directory --auto-approve
         """
     )
 

@@ -15,7 +15,9 @@ struct GlobalOptions: ParsableArguments {
                                valueName: "path"))
     var config: String?
 
-    @Option(help: ArgumentHelp("Store URL, overriding roster.yaml and ROSTER_STATE.", valueName: "url"))
+    @Option(help: ArgumentHelp("Store URL, overriding ROSTER_STATE and roster.yaml: sqlite:PATH, or "
+                               + "postgres://user[:password]@host[:port]/db[?sslmode=require&connect_timeout=10&schema=roster] "
+                               + "(password also from PGPASSWORD).", valueName: "url"))
     var state: String?
 
     @Option(help: "Output format: text, json, markdown or github.")

@@ -37,6 +37,18 @@ public struct PostgresLocation: Sendable, Hashable {
         return text
     }
 
+    init(host: String, port: Int, user: String, password: String?, database: String, tls: TLSMode,
+         connectTimeout: Int, schema: String) {
+        self.host = host
+        self.port = port
+        self.user = user
+        self.password = password
+        self.database = database
+        self.tls = tls
+        self.connectTimeout = connectTimeout
+        self.schema = schema
+    }
+
     /// Parses a `postgres://` or `postgresql://` URL; the message of a thrown error says what
     /// is wrong and never repeats the password.
     public init(url: String, environment: [String: String]) throws {

@@ -2,6 +2,7 @@
 /// `SQLiteSchema` with PostgreSQL's types. Never edit a shipped migration: add one.
 ///
 /// - Flags are BIGINT 0/1 as on SQLite, so the same SQL reads both stores.
+/// - A statement ends with the semicolon that ends its line (migrations run one at a time).
 /// - Keys, ids and times sort by `COLLATE "C"` (bytewise, as SQLite does), so listings come
 ///   out in the same order whatever the database's locale.
 enum PostgresSchema {

@@ -96,10 +96,10 @@ public final class PostgresStore: SQLStore {
         let applied = Set(try session.rows("SELECT identifier FROM roster_migrations") { try $0.text(0) })
         for migration in Self.migrations where !applied.contains(migration.name) {
             try transaction("BEGIN") { db in
-                do {
-                    _ = try connection.simpleQuery(migration.script).wait()
-                } catch {
-                    throw StoreError.database("migration \(migration.name) failed: " + Self.describe(error, at: location))
+                // One statement per query (the extended protocol takes one at a time); a
+                // statement ends with the semicolon that ends a line.
+                for statement in migration.script.components(separatedBy: ";\n") where !statement.allSatisfy(\.isWhitespace) {
+                    try db.execute(statement)
                 }
                 if migration.name == "v1-directory" {
                     try db.execute("INSERT INTO meta (key, value) VALUES ('lineage', ?), ('serial', '0'), ('audit_head', ?)",
@@ -201,6 +201,7 @@ public final class PostgresStore: SQLStore {
     // MARK: Queries
 
     fileprivate func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
+        guard !connection.isClosed else { throw StoreError.database(lostConnection) }
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
             switch argument?.sqlValue ?? .null {
@@ -219,10 +220,32 @@ public final class PostgresStore: SQLStore {
             numbered[sql] = statement
         }
         do {
-            return try connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger).wait()
+            return try wait(for: connection.query(PostgresQuery(unsafeSQL: statement, binds: binds), logger: logger))
+        } catch let error as StoreError {
+            throw error
         } catch {
             throw StoreError.database(Self.describe(error, at: location))
         }
+    }
+
+    /// The result of `future`, or an error once the connection has been closed for a second
+    /// without an answer: postgres-nio can leave a query unanswered forever when the server
+    /// ends the session between two queries.
+    private func wait<T: Sendable>(for future: EventLoopFuture<T>) throws -> T {
+        let answered = DispatchSemaphore(value: 0)
+        future.whenComplete { _ in answered.signal() }
+        var closedSince: Date?
+        while answered.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            guard connection.isClosed else { continue }
+            let since = closedSince ?? Date()
+            closedSince = since
+            if Date().timeIntervalSince(since) > 1 { throw StoreError.database(lostConnection) }
+        }
+        return try future.wait()
+    }
+
+    private var lostConnection: String {
+        "lost the connection to the PostgreSQL server at \(location.host):\(location.port); nothing of the open transaction was stored"
     }
 
     /// `?` → `$1, $2, …`, leaving quoted text alone.

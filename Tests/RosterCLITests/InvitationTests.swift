@@ -155,7 +155,7 @@ final class InvitationTests: XCTestCase {
         XCTAssertTrue(try ws.store().undeliveredMessages().isEmpty)
         for message in try ws.messages() {
             let stored = try ws.strings("""
-                SELECT lower(hex(i.token_hash)) FROM invitations i JOIN users u ON u.id = i.user_id
+                SELECT \(ws.isPostgres ? "encode(i.token_hash, 'hex')" : "lower(hex(i.token_hash))") FROM invitations i JOIN users u ON u.id = i.user_id
                 WHERE u.email_key = '\(message.to.lowercased())'
                 """)
             XCTAssertEqual(stored, [hex(tokenHash(message.token))], "only the SHA-256 of the token is kept")

@@ -19,7 +19,9 @@ final class ReconcilerAuditTests: XCTestCase {
 
     /// Removes the triggers that keep the log append-only, as someone with file access could.
     func dropTriggers(_ ws: Workspace) throws {
-        try ws.execute("DROP TRIGGER audit_no_update; DROP TRIGGER audit_no_delete")
+        for trigger in ["audit_no_update", "audit_no_delete"] {
+            try ws.execute("DROP TRIGGER \(trigger)" + (ws.isPostgres ? " ON audit" : ""))
+        }
     }
 
     func testIntactLogVerifies() throws {

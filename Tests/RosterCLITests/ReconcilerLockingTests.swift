@@ -29,9 +29,9 @@ final class ReconcilerLockingTests: XCTestCase {
         XCTAssertEqual(ws.run(["plan"]).status, 0)
         let locked = DispatchSemaphore(value: 0)
         let done = DispatchSemaphore(value: 0)
-        let path = ws.statePath
+        let open = ws.storeOpener
         Thread.detachNewThread {
-            let store = try? SQLiteStore(path: path)
+            let store = try? open()
             _ = try? store?.withApplyLock(holder: Self.holder, timeout: 0) {
                 locked.signal()
                 Thread.sleep(forTimeInterval: 1.0)
@@ -67,8 +67,9 @@ final class ReconcilerLockingTests: XCTestCase {
         let results = ResultBox(count)
         let root = ws.root
         let now = ws.now
+        let variables = (0..<count).map { ws.variables(actor: "worker-\($0)") }
         DispatchQueue.concurrentPerform(iterations: count) { index in
-            results[index] = roster(arguments(index), in: root, variables: ["USER": "worker-\(index)"], now: now,
+            results[index] = roster(arguments(index), in: root, variables: variables[index], now: now,
                                     random: SeededRandomSource(seed: UInt64(1000 + index)))
         }
         return results.values
@@ -102,6 +103,36 @@ final class ReconcilerLockingTests: XCTestCase {
         let verify = ws.run(["audit", "verify"])
         XCTAssertEqual(verify.status, 0, verify.stderr)
         XCTAssertEqual(verify.stdout, "The audit log is intact: 27 records verified.\n")
+    }
+
+    func testSeveralApplyProcessesAtOnceApplyEachChangeOnce() throws {
+        let ws = try Workspace()
+        let count = 5
+        let outputs = (0..<count).map { _ in (out: Pipe(), err: Pipe()) }
+        let processes = try outputs.enumerated().map { index, pipes in
+            try BigApply.startApply(in: ws, arguments: ["apply", "--auto-approve", "--lock-timeout", "60s",
+                                                        "--actor", "pipeline-\(index)"],
+                                    stdout: pipes.out.fileHandleForWriting, stderr: pipes.err.fileHandleForWriting)
+        }
+        var results: [RunResult] = []
+        for (process, pipes) in zip(processes, outputs) {
+            process.waitUntilExit()
+            try pipes.out.fileHandleForWriting.close()
+            try pipes.err.fileHandleForWriting.close()
+            results.append(RunResult(status: process.terminationStatus,
+                                     stdout: String(decoding: pipes.out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self),
+                                     stderr: String(decoding: pipes.err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)))
+        }
+        let report = results.map { "\($0.status): \($0.stdout.suffix(200)) \($0.stderr)" }.joined(separator: "\n")
+        XCTAssertEqual(results.map(\.status), Array(repeating: 0, count: count), "each waited its turn:\n" + report)
+        XCTAssertEqual(results.filter { $0.stdout.contains("Apply complete: 25 changes applied") }.count, 1, report)
+        XCTAssertEqual(results.filter { $0.stdout.contains("No changes.") }.count, count - 1,
+                       "the others planned after the first committed, and found nothing left:\n" + report)
+        XCTAssertEqual(try ws.serial(), 1)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM audit"), 25, "each change applied once")
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM invitations"), 6, "each user invited once")
+        XCTAssertEqual(try ws.messages().count, 6)
+        XCTAssertEqual(ws.run(["audit", "verify"]).status, 0)
     }
 
     func testConcurrentAppliesOnANewStoreNeitherFailNorCorrupt() throws {

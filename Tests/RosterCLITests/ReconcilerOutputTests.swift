@@ -15,7 +15,7 @@ final class ReconcilerOutputTests: XCTestCase {
             XCTAssertEqual(result.status, 0, result.stderr)
             XCTAssertFalse(result.stderr.contains("error") || result.stderr.contains("warning"),
                            "the quickstart is valid without warnings: \(result.stderr)")
-            assertGolden(result.stdout, named: name)
+            assertGolden(ws.asIfOnSQLite(result.stdout), named: name)
         }
         XCTAssertEqual(try ws.serial(), 0, "plan never writes the directory")
     }

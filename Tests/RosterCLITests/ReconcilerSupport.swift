@@ -1,4 +1,5 @@
 import Foundation
+import RosterTestSupport
 import RosterCLI
 import RosterCore
 @testable import RosterStore
@@ -15,16 +16,21 @@ struct WorkspaceError: Error, CustomStringConvertible {
     var description: String
 }
 
-/// A throwaway roster project on disk with its own SQLite store (`.roster/state.db`), one
-/// seeded random source shared by every command it runs, and a clock the test moves.
+/// A throwaway roster project on disk with its own store (`.roster/state.db`, or a fresh
+/// PostgreSQL schema: see `TestStore`), one seeded random source shared by every command it
+/// runs, and a clock the test moves.
 final class Workspace {
     let root: String
     let random: SeededRandomSource
     var now: Date
     var actor = "tester"
+    /// The store under test (see `TestStore`); the PostgreSQL schema of this workspace's store.
+    let backend: TestStore
+    private let schema = TestStore.freshSchema()
 
     /// A copy of `examples/NAME`.
-    init(example: String = "quickstart", seed: UInt64 = 42, now: Date = startOfTests) throws {
+    init(example: String = "quickstart", seed: UInt64 = 42, now: Date = startOfTests, backend: TestStore = .current) throws {
+        self.backend = backend
         root = FileManager.default.temporaryDirectory.path + "/roster-reconciler-" + UUID().uuidString
         random = SeededRandomSource(seed: seed)
         self.now = now
@@ -33,7 +39,8 @@ final class Workspace {
     }
 
     /// A project of the given files (path → text).
-    init(files: [String: String], seed: UInt64 = 42, now: Date = startOfTests) throws {
+    init(files: [String: String], seed: UInt64 = 42, now: Date = startOfTests, backend: TestStore = .current) throws {
+        self.backend = backend
         root = FileManager.default.temporaryDirectory.path + "/roster-reconciler-" + UUID().uuidString
         random = SeededRandomSource(seed: seed)
         self.now = now
@@ -42,9 +49,23 @@ final class Workspace {
 
     deinit {
         try? FileManager.default.removeItem(atPath: root)
+        if case .postgres(let url) = backend { TestStore.dropSchema(url, schema: schema) }
     }
 
     var statePath: String { root + "/.roster/state.db" }
+
+    /// The store's URL when it is not the default `.roster/state.db`.
+    var stateURL: String? {
+        guard case .postgres(let url) = backend else { return nil }
+        return TestStore.url(url, schema: schema)
+    }
+
+    /// The environment of every command: the actor, and the store's URL (`ROSTER_STATE`).
+    func variables(actor: String? = nil) -> [String: String] {
+        var variables = ["USER": actor ?? self.actor]
+        if let stateURL { variables["ROSTER_STATE"] = stateURL }
+        return variables
+    }
     var outboxPath: String { root + "/.roster/outbox" }
 
     // MARK: Commands
@@ -52,7 +73,7 @@ final class Workspace {
     /// Runs `roster ARGS` in the project at the workspace's clock (or `at`).
     @discardableResult
     func run(_ arguments: [String], at: Date? = nil, stdinIsTerminal: Bool = false, input: [String] = []) -> RunResult {
-        roster(arguments, in: root, variables: ["USER": actor], now: at ?? now, random: random,
+        roster(arguments, in: root, variables: variables(), now: at ?? now, random: random,
                stdinIsTerminal: stdinIsTerminal, input: input)
     }
 
@@ -118,23 +139,45 @@ final class Workspace {
 
     // MARK: The store, read and changed with raw SQL
 
-    /// A fresh handle on the store file, as a second process would have.
-    func store() throws -> SQLiteStore {
-        try SQLiteStore(path: statePath, random: SeededRandomSource(seed: 999))
+    var isPostgres: Bool { stateURL != nil }
+
+    /// A plan printed on PostgreSQL as it reads on SQLite (where it names the backend), so
+    /// both stores are held to the same golden files.
+    func asIfOnSQLite(_ output: String) -> String {
+        guard isPostgres else { return output }
+        return output.replacingOccurrences(of: #""backend" : "postgres""#, with: #""backend" : "sqlite""#)
+            .replacingOccurrences(of: "Against the postgres store", with: "Against the sqlite store")
     }
 
-    /// Runs statements outside roster, as an admin of the platform would.
+    /// Opens a fresh handle on the store, as a second process would; safe to call from any thread.
+    var storeOpener: @Sendable () throws -> any SQLStore {
+        let path = statePath
+        let url = stateURL
+        return {
+            if let url { return try TestStore.openPostgres(url) }
+            return try SQLiteStore(path: path, random: SeededRandomSource(seed: 999))
+        }
+    }
+
+    /// A fresh handle on the store, as a second process would have.
+    func store() throws -> any SQLStore {
+        try storeOpener()
+    }
+
+    /// Runs one statement outside roster, as an admin of the platform would.
     func execute(_ sql: String) throws {
-        try store().queue.write { db in try db.execute(sql: sql) }
+        _ = try store().write { db in try db.execute(sql) }
     }
 
     /// The first column of every row, as text.
     func strings(_ sql: String) throws -> [String] {
-        try store().queue.read { db in try String.fetchAll(db, sql: sql) }
+        // PostgreSQL sends each column in its own type: ask for text.
+        let query = isPostgres ? "SELECT q.x::text FROM (\(sql)) AS q(x)" : sql
+        return try store().read { db in try db.rows(query) { try $0.optionalText(0) ?? "NULL" } }
     }
 
     func int(_ sql: String) throws -> Int {
-        try store().queue.read { db in try Int.fetchOne(db, sql: sql) } ?? -1
+        try store().read { db in try db.integer(sql) }.map(Int.init) ?? -1
     }
 
     func serial() throws -> Int {
@@ -143,13 +186,19 @@ final class Workspace {
 
     /// Every row of every roster table, for "nothing changed" comparisons.
     func dump() throws -> String {
-        try store().queue.read { db in
+        try store().read { db in
             var out = ""
             for table in ["meta", "roles", "users", "customers", "accounts", "memberships", "invitations", "outbox", "audit"] {
-                let columns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info('\(table)') ORDER BY cid")
-                let row = columns.map { "quote(\($0))" }.joined(separator: " || '|' || ")
                 out += "[\(table)]\n"
-                for line in try String.fetchAll(db, sql: "SELECT \(row) FROM \(table) ORDER BY rowid") { out += line + "\n" }
+                let rows: [String]
+                if isPostgres {
+                    rows = try db.rows("SELECT t::text FROM \(table) t ORDER BY 1") { try $0.text(0) }
+                } else {
+                    let columns = try db.rows("SELECT name FROM pragma_table_info('\(table)') ORDER BY cid") { try $0.text(0) }
+                    let row = columns.map { "quote(\($0))" }.joined(separator: " || '|' || ")
+                    rows = try db.rows("SELECT \(row) FROM \(table) ORDER BY rowid") { try $0.text(0) }
+                }
+                for line in rows { out += line + "\n" }
             }
             return out
         }

@@ -103,7 +103,7 @@ final class ReconcilerUserTests: XCTestCase {
         XCTAssertEqual(Set(plan.accessDelta.map(\.change)), [.loss])
         XCTAssertEqual(blockedRails(plan), [], "one user of six is under the 5-affected floor")
         try ws.applyAndConverge()
-        XCTAssertEqual(try ws.strings("SELECT status || '/' || (deactivated_at IS NOT NULL) FROM users WHERE email_key = '\(Self.dan)'"),
+        XCTAssertEqual(try ws.strings("SELECT status || '/' || CASE WHEN deactivated_at IS NULL THEN 0 ELSE 1 END FROM users WHERE email_key = '\(Self.dan)'"),
                        ["inactive/1"], "deactivated, never deleted")
     }
 

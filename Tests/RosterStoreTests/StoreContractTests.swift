@@ -1,27 +1,26 @@
 import Foundation
 import RosterCore
 @testable import RosterStore
+import RosterTestSupport
 import XCTest
 
-/// The SQLite store through its `StateStore` API: one transaction per apply, staleness,
-/// the apply lock, and several handles opening one new file at once.
-final class SQLiteStoreApplyTests: XCTestCase {
-    var folder = ""
+/// The store contract through the `StateStore` API, on the store under test (SQLite, or
+/// PostgreSQL with `ROSTER_TEST_STORE=postgres`: `scripts/test` runs both): migrations and
+/// lineage, an append-only audit log, one transaction per apply, staleness, the apply lock,
+/// and several handles opening one new store at once.
+final class StoreContractTests: XCTestCase {
+    let stores = TestStores()
     let now = Date(timeIntervalSince1970: 1_795_435_200)
 
-    override func setUpWithError() throws {
-        folder = FileManager.default.temporaryDirectory.path + "/roster-store-apply-" + UUID().uuidString
-    }
-
     override func tearDown() {
-        try? FileManager.default.removeItem(atPath: folder)
+        stores.removeAll()
     }
 
     func context(seed: UInt64 = 1) -> ApplyContext {
         ApplyContext(actor: "tester", commit: nil, now: now, random: SeededRandomSource(seed: seed), invitations: InvitationSettings())
     }
 
-    func plan(_ store: SQLiteStore, _ changes: [Change]) throws -> Plan {
+    func plan(_ store: any SQLStore, _ changes: [Change]) throws -> Plan {
         Plan(desired: DesiredInfo(digest: "d", commit: nil), store: try store.snapshot().store, changes: changes,
              accessDelta: [], rails: [])
     }
@@ -34,14 +33,60 @@ final class SQLiteStoreApplyTests: XCTestCase {
                invitation: InvitationPlan(user: email, email: email, inviter: nil, grants: []))
     }
 
-    func count(_ store: SQLiteStore, _ table: String) throws -> Int {
-        try store.queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM \(table)") } ?? -1
+    func count(_ store: any SQLStore, _ table: String) throws -> Int {
+        try store.read { db in try db.integer("SELECT COUNT(*) FROM \(table)") }.map(Int.init) ?? -1
+    }
+
+    // MARK: Migrations
+
+    func testNewStoreIsMigratedAndStartsAtSerialZero() throws {
+        let store = try stores.open(seed: 7)
+        XCTAssertEqual(store.backend, stores.backend)
+        let snapshot = try store.snapshot()
+        XCTAssertEqual(snapshot.store.backend, stores.backend)
+        XCTAssertEqual(snapshot.store.serial, 0)
+        XCTAssertTrue(snapshot.state.users.isEmpty)
+        let lineage = snapshot.store.lineage
+        XCTAssertNotNil(UUID(uuidString: lineage), lineage)
+        XCTAssertEqual(Array(lineage)[14], "4", "a version-4 UUID")
+        XCTAssertEqual(try migrations(store), ["v1-directory"])
+    }
+
+    func migrations(_ store: any SQLStore) throws -> [String] {
+        switch store {
+        case let sqlite as SQLiteStore: return try sqlite.appliedMigrations()
+        case let postgres as PostgresStore: return try postgres.appliedMigrations()
+        default: return []
+        }
+    }
+
+    func testLineageIsFixedAtCreation() throws {
+        let first = try stores.open(seed: 1).snapshot().store.lineage
+        let reopened = try stores.open(seed: 2).snapshot().store.lineage
+        XCTAssertEqual(first, reopened)
+        let other = try stores.open("other", seed: 2).snapshot().store.lineage
+        XCTAssertNotEqual(first, other)
+    }
+
+    func testAuditLogIsAppendOnly() throws {
+        let store = try stores.open()
+        _ = try store.write { db in
+            try db.execute("""
+                INSERT INTO audit (serial, at, actor, action, entity_type, entity_id, change, prev_hash, hash)
+                VALUES (1, 't', 'a', 'create', 'role', 'r', '{}', '0', '1')
+                """)
+        }
+        XCTAssertThrowsError(try store.write { db in try db.execute("UPDATE audit SET actor = 'x'") }) { error in
+            XCTAssertTrue("\(error)".contains("the audit log is append-only"), "\(error)")
+        }
+        XCTAssertThrowsError(try store.write { db in try db.execute("DELETE FROM audit") })
+        XCTAssertEqual(try count(store, "audit"), 1)
     }
 
     // MARK: One transaction
 
     func testFailingChangeRollsBackTheWholeApply() throws {
-        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        let store = try stores.open()
         let ghost = MembershipKey(user: "ghost@nowhere.example", scope: ScopeRef(.account, "web"))
         let broken = try plan(store, [
             Self.role,
@@ -59,7 +104,7 @@ final class SQLiteStoreApplyTests: XCTestCase {
     }
 
     func testAppliedPlanCommitsChangesAuditAndOutboxTogether() throws {
-        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        let store = try stores.open()
         let outcome = try store.apply(try plan(store, [Self.role, Self.invite("amy@example.com")]), context: context())
         XCTAssertEqual(outcome, ApplyOutcome(serial: 1, applied: 2, messages: 1))
         XCTAssertEqual(try [count(store, "roles"), count(store, "users"), count(store, "invitations"), count(store, "outbox"),
@@ -67,14 +112,14 @@ final class SQLiteStoreApplyTests: XCTestCase {
         let message = try XCTUnwrap(try store.undeliveredMessages().first)
         let token = try XCTUnwrap(message.text.range(of: #"accept [A-Za-z0-9_-]{43}"#, options: .regularExpression)
             .map { String(message.text[$0].dropFirst("accept ".count)) })
-        XCTAssertEqual(try store.queue.read { db in try Data.fetchOne(db, sql: "SELECT token_hash FROM invitations") },
-                       Data(tokenHash(token)))
+        XCTAssertEqual(try store.read { db in try db.first("SELECT token_hash FROM invitations") { try $0.blob(0) } },
+                       tokenHash(token))
         XCTAssertEqual(try store.acceptInvitation(token: token, now: now, actor: "amy"), "amy@example.com")
         XCTAssertEqual(try store.verifyAudit(), AuditVerification(records: 3, firstBroken: nil, reason: nil))
     }
 
     func testEmptyPlanLeavesTheSerialAlone() throws {
-        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        let store = try stores.open()
         XCTAssertEqual(try store.apply(try plan(store, []), context: context()), ApplyOutcome(serial: 0, applied: 0, messages: 0))
         XCTAssertEqual(try count(store, "audit"), 0)
     }
@@ -82,7 +127,7 @@ final class SQLiteStoreApplyTests: XCTestCase {
     // MARK: Staleness
 
     func testPlanMadeAtAnOlderSerialIsStaleAndListsWhatChanged() throws {
-        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 1))
+        let store = try stores.open()
         let first = try plan(store, [Self.role])
         _ = try store.apply(first, context: context())
         XCTAssertThrowsError(try store.apply(first, context: context(seed: 2))) { error in
@@ -105,9 +150,8 @@ final class SQLiteStoreApplyTests: XCTestCase {
     // MARK: The apply lock
 
     func testHeldLockNamesItsHolderAndIsReleasedEvenWhenTheBodyThrows() throws {
-        let path = folder + "/state.db"
-        let first = try SQLiteStore(path: path)
-        let second = try SQLiteStore(path: path)
+        let first = try stores.open()
+        let second = try stores.open()
         let holder = LockHolder(host: "build-3", pid: 77, actor: "ci", since: "2026-11-23T12:00:00Z")
         struct Boom: Error {}
         XCTAssertThrowsError(try first.withApplyLock(holder: holder, timeout: 0) { () throws -> Void in
@@ -120,12 +164,12 @@ final class SQLiteStoreApplyTests: XCTestCase {
         XCTAssertEqual(try second.withApplyLock(holder: holder, timeout: 0) { 42 }, 42, "released after the throw")
     }
 
-    // MARK: A new file opened by several at once
+    // MARK: A new store opened by several at once
 
-    func testHandlesOpeningOneNewFileAtOnceAllSucceedWithOneLineage() throws {
+    func testHandlesOpeningOneNewStoreAtOnceAllSucceedWithOneLineage() throws {
         for round in 0..<10 {
-            let path = folder + "/race-\(round).db"
             let count = 8
+            let openers = (0..<count).map { stores.opener("race_\(round)", seed: UInt64($0 + 1)) }
             let start = DispatchSemaphore(value: 0)
             let results = Results(count)
             let group = DispatchGroup()
@@ -134,7 +178,7 @@ final class SQLiteStoreApplyTests: XCTestCase {
                 Thread.detachNewThread {
                     start.wait()
                     do {
-                        let store = try SQLiteStore(path: path, random: SeededRandomSource(seed: UInt64(index + 1)))
+                        let store = try openers[index]()
                         results.set(index, .success(try store.snapshot().store.lineage))
                     } catch {
                         results.set(index, .failure("\(error)"))
@@ -148,7 +192,7 @@ final class SQLiteStoreApplyTests: XCTestCase {
             XCTAssertEqual(failures, [], "round \(round): opening a new store must not fail because another opens it too")
             let lineages = Set(results.all.compactMap { if case .success(let l) = $0 { l } else { nil } })
             XCTAssertLessThanOrEqual(lineages.count, 1, "round \(round): one store, one lineage")
-            XCTAssertEqual(try SQLiteStore(path: path).appliedMigrations(), ["v1-directory"])
+            XCTAssertEqual(try migrations(try stores.open("race_\(round)")), ["v1-directory"])
         }
     }
 }
