@@ -88,7 +88,11 @@ func openStore(options: GlobalOptions, config: Config?, root: String, environmen
     if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
         do {
             let location = try PostgresLocation(url: url, environment: environment.variables)
-            return try PostgresStore(location: location, random: environment.random)
+            let store = try PostgresStore(location: location, random: environment.random)
+            if store.isNew {
+                environment.stderr.write("note: created a new, empty store at \(store.displayURL)\n")
+            }
+            return store
         } catch StoreError.badURL(let detail) {
             throw CommandFailure(status: .usage, message: detail)
         } catch {

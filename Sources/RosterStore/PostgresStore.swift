@@ -22,6 +22,9 @@ public final class PostgresStore: SQLStore {
     public let location: PostgresLocation
     public var displayURL: String { location.displayURL }
 
+    /// Whether opening the store created its tables (a new, empty store).
+    public private(set) var isNew = false
+
     private let connection: PostgresConnection
     private let logger: Logger
     private let busyTimeout: TimeInterval
@@ -102,6 +105,7 @@ public final class PostgresStore: SQLStore {
                     try db.execute(statement)
                 }
                 if migration.name == "v1-directory" {
+                    isNew = true
                     try db.execute("INSERT INTO meta (key, value) VALUES ('lineage', ?), ('serial', '0'), ('audit_head', ?)",
                                    [uuidString(random.bytes(16)), AuditChain.genesis])
                 }

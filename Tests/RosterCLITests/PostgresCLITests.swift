@@ -41,6 +41,20 @@ final class PostgresCLITests: XCTestCase {
         }
     }
 
+    func testNewStoreIsAnnouncedWithThePasswordMasked() throws {
+        let ws = try Workspace(backend: try postgres())
+        let password = try XCTUnwrap(URLComponents(string: try TestStore.postgresServer())?.password)
+        let first = ws.run(["plan"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertTrue(first.stderr.hasPrefix("note: created a new, empty store at postgres://roster:***@127.0.0.1:"), first.stderr)
+        XCTAssertFalse(first.stderr.contains(password))
+        let second = ws.run(["plan"])
+        XCTAssertEqual(second.stderr, "", "announced once")
+        let show = ws.run(["show"])
+        XCTAssertTrue(show.stdout.hasPrefix("Store postgres://roster:***@127.0.0.1:"), show.stdout)
+        XCTAssertFalse(show.stdout.contains(password))
+    }
+
     func testServerEndingTheConnectionMidApplyFailsClearlyAndStoresNothing() throws {
         let ws = try BigApply.workspace(backend: try postgres())
         let errors = Pipe()
