@@ -127,7 +127,7 @@ enum InitTemplate {
         # access-control file is a security bug. 'roster schema --kind config' prints its JSON Schema.
         version: 1
         sources: [directory]                 # files, folders or globs relative to this file
-        state: sqlite:.roster/state.db       # --state and ROSTER_STATE override (PostgreSQL is planned)
+        state: sqlite:.roster/state.db       # or postgres://user@host:5432/db; --state and ROSTER_STATE override
         permissions:                         # the catalogue: every module and action a role may grant
           streams:   [create, read, update, delete]
           players:   [create, read, update, delete]

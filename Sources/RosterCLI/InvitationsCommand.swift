@@ -36,6 +36,20 @@ struct InvitationsCommand: ParsableCommand {
                      random: environment.random, invitations: config.invitations)
     }
 
+    /// Resend and revoke advance the store's serial, so they hold the apply lock as an apply does
+    /// (waiting up to 30 s for it): an apply that planned afresh never finds its plan made stale
+    /// by them. A lock held longer exits 4 naming its holder.
+    static func underApplyLock(_ store: any StateStore, context: ApplyContext, _ body: () throws -> Void) throws {
+        let holder = LockHolder(host: ProcessInfo.processInfo.hostName, pid: getpid(), actor: context.actor,
+                                since: Timestamp.string(context.now))
+        do {
+            try store.withApplyLock(holder: holder, timeout: 30, body)
+        } catch let error as StoreError {
+            if case .lockHeld = error { throw CommandFailure.refused(error.description) }
+            throw CommandFailure.runtime(error.description)
+        }
+    }
+
     struct List: ParsableCommand, RosterRunnable {
         static let configuration = CommandConfiguration(
             abstract: "List invitations (never their tokens).",
@@ -95,7 +109,12 @@ struct InvitationsCommand: ParsableCommand {
     struct Resend: ParsableCommand, RosterRunnable {
         static let configuration = CommandConfiguration(
             abstract: "Issue a fresh token to an invited user and revoke the old one.",
-            discussion: "Example:\n  roster invitations resend dan@partner.example")
+            discussion: """
+            Holds the store's apply lock meanwhile, as an apply does (waits up to 30 s for it; exit 4 if held longer).
+
+            Example:
+              roster invitations resend dan@partner.example
+            """)
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The invited user's email.") var email: String
@@ -107,7 +126,10 @@ struct InvitationsCommand: ParsableCommand {
 
         func run(in environment: Environment) throws -> ExitStatus {
             let (store, config, root) = try InvitationsCommand.store(options, environment)
-            try runtime { try store.resendInvitation(email: email, context: InvitationsCommand.context(config, actor, environment)) }
+            let context = InvitationsCommand.context(config, actor, environment)
+            try InvitationsCommand.underApplyLock(store, context: context) {
+                try store.resendInvitation(email: email, context: context)
+            }
             environment.stdout.write("Issued a new invitation to \(email); any earlier token no longer works.\n")
             deliver(store: store, config: config, root: root, environment: environment)
             return .success
@@ -117,7 +139,12 @@ struct InvitationsCommand: ParsableCommand {
     struct Revoke: ParsableCommand, RosterRunnable {
         static let configuration = CommandConfiguration(
             abstract: "Revoke a user's pending invitation.",
-            discussion: "Example:\n  roster invitations revoke dan@partner.example")
+            discussion: """
+            Holds the store's apply lock meanwhile, as an apply does (waits up to 30 s for it; exit 4 if held longer).
+
+            Example:
+              roster invitations revoke dan@partner.example
+            """)
 
         @OptionGroup var options: GlobalOptions
         @Argument(help: "The invited user's email.") var email: String
@@ -129,7 +156,10 @@ struct InvitationsCommand: ParsableCommand {
 
         func run(in environment: Environment) throws -> ExitStatus {
             let (store, config, _) = try InvitationsCommand.store(options, environment)
-            try runtime { try store.revokeInvitation(email: email, context: InvitationsCommand.context(config, actor, environment)) }
+            let context = InvitationsCommand.context(config, actor, environment)
+            try InvitationsCommand.underApplyLock(store, context: context) {
+                try store.revokeInvitation(email: email, context: context)
+            }
             environment.stdout.write("Revoked the pending invitation of \(email); 'roster invitations resend \(email)' sends a new one.\n")
             return .success
         }

@@ -8,6 +8,7 @@ public enum Problem: Error, Sendable, Hashable {
     case undefinedAlias(name: String)
     case recursiveAlias(name: String)
     case mergeKey
+    case controlCharacter(scalar: UInt8)
     case nestingTooDeep(limit: Int)
     case fileTooLarge(bytes: Int, limit: Int)
     case unreadableFile(reason: String)
@@ -50,6 +51,7 @@ public enum Problem: Error, Sendable, Hashable {
         case .aliasBudget: return .aliasBudget
         case .undefinedAlias, .recursiveAlias: return .undefinedAlias
         case .mergeKey: return .unknownField
+        case .controlCharacter: return .invalidValue
         case .nestingTooDeep: return .nestingTooDeep
         case .fileTooLarge: return .fileTooLarge
         case .unreadableFile: return .unreadableFile
@@ -99,6 +101,9 @@ public enum Problem: Error, Sendable, Hashable {
             return "alias '*\(name)' refers to a node that contains it; aliases cannot be recursive"
         case .mergeKey:
             return "merge keys ('<<') are not supported; write the fields out"
+        case .controlCharacter(let scalar):
+            return "text holds the control character U+\(String(format: "%04X", scalar)), which neither store can keep "
+                + "as written; remove it (escapes such as \\0 or \\x07 in double quotes included)"
         case .nestingTooDeep(let limit):
             return "values nest deeper than \(limit) levels; flatten this document"
         case .fileTooLarge(let bytes, let limit):

@@ -108,6 +108,11 @@ private struct TreeBuilder {
             let value = scalar.value.map {
                 String(decoding: UnsafeBufferPointer(start: $0, count: Int(scalar.length)), as: UTF8.self)
             } ?? ""
+            if let control = value.utf8.first(where: { $0 < 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D || $0 == 0x7F }) {
+                // Only escapes in double quotes get here (libyaml refuses raw control characters);
+                // PostgreSQL cannot store U+0000 at all, and none belongs in a directory.
+                report(.controlCharacter(scalar: control), line: Int(line), column: Int(column))
+            }
             let id = append(YAMLTree.Node(kind: .scalar, plain: scalar.style == YAML_PLAIN_SCALAR_STYLE,
                                           line: line, column: column, start: 0, count: 0, weight: 1, value: value))
             register(anchor: scalar.anchor, for: id)

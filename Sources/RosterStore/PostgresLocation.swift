@@ -85,14 +85,25 @@ public struct PostgresLocation: Sendable, Hashable {
                 }
                 connectTimeout = seconds
             case "schema":
-                guard value.range(of: "^[a-z_][a-z0-9_]{0,62}$", options: .regularExpression) != nil else {
-                    throw StoreError.badURL("schema=\(value) is not a plain lowercase name (letters, digits, _)")
+                guard Self.isPlainName(value) else {
+                    throw StoreError.badURL("schema=\(value) is not a plain lowercase name (a-z, 0-9 and _, up to 63, "
+                                            + "not starting with a digit or pg_)")
                 }
                 schema = value
             default:
                 throw StoreError.badURL("unknown parameter '\(item.name)' in the PostgreSQL URL; roster knows sslmode, connect_timeout and schema")
             }
         }
+    }
+
+    /// a-z, 0-9 and `_`, 1 to 63 bytes, not starting with a digit, and not `pg_…` (reserved
+    /// by PostgreSQL). Such a name is also written double-quoted in SQL, so keywords work.
+    static func isPlainName(_ name: String) -> Bool {
+        let bytes = Array(name.utf8)
+        guard (1...63).contains(bytes.count), !name.hasPrefix("pg_"), !(UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[0])
+        else { return false }
+        return bytes.allSatisfy { (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0)
+            || $0 == UInt8(ascii: "_") }
     }
 
     /// A URL with any password replaced by `***`.

@@ -17,6 +17,9 @@ import RosterCore
 /// - **Reads** run in one `REPEATABLE READ` transaction: the bulk queries of a plan see one state.
 /// - **Connecting** is bounded by `connect_timeout` (default 10 s): a wrong host, password or
 ///   database fails with a clear message instead of retrying.
+/// - **A server that stops answering** fails a statement after `answerTimeout` (default 120 s);
+///   the server in turn drops a client that vanished (TCP keepalives, 60 s) or that sits idle in
+///   a transaction (60 s), which frees its locks.
 public final class PostgresStore: SQLStore {
     public let backend = "postgres"
     public let location: PostgresLocation
@@ -28,15 +31,18 @@ public final class PostgresStore: SQLStore {
     private let connection: PostgresConnection
     private let logger: Logger
     private let busyTimeout: TimeInterval
+    private let answerTimeout: TimeInterval
     /// `?` placeholders rewritten as `$1, $2, …`, by statement.
     private var numbered: [String: String] = [:]
 
     /// Opens (creating the schema and migrating it when needed) the store at `location`;
-    /// `random` makes the lineage of a new store. Waits up to `busyTimeout` seconds for locks.
+    /// `random` makes the lineage of a new store. Waits up to `busyTimeout` seconds for locks,
+    /// and up to `answerTimeout` seconds for the server to answer a statement.
     public init(location: PostgresLocation, random: any RandomSource = SystemRandomSource(),
-                busyTimeout: TimeInterval = 30) throws {
+                busyTimeout: TimeInterval = 30, answerTimeout: TimeInterval = 120) throws {
         self.location = location
         self.busyTimeout = busyTimeout
+        self.answerTimeout = answerTimeout
         var logger = Logger(label: "roster.postgres")
         logger.logLevel = .critical
         self.logger = logger
@@ -52,6 +58,7 @@ public final class PostgresStore: SQLStore {
             throw StoreError.database(Self.describe(error, at: location))
         }
         do {
+            try configureSession()
             try migrate(random: random)
         } catch {
             try? connection.close().wait()
@@ -83,22 +90,37 @@ public final class PostgresStore: SQLStore {
     /// recorded in `roster_migrations`. Never edit a shipped migration: add one.
     static let migrations: [(name: String, script: String)] = [("v1-directory", PostgresSchema.v1)]
 
+    /// Bounds every wait of this session, on both sides of the connection.
+    private func configureSession() throws {
+        let session = PostgresSession(store: self)
+        try session.execute("SET lock_timeout = '\(Int(busyTimeout * 1000))ms'")
+        // The server notices a client whose machine died (and frees its locks) within a minute…
+        try session.execute("SET tcp_keepalives_idle = 30")
+        try session.execute("SET tcp_keepalives_interval = 10")
+        try session.execute("SET tcp_keepalives_count = 3")
+        // …and ends a session left idle in an open transaction (a stopped process).
+        try session.execute("SET idle_in_transaction_session_timeout = '60s'")
+        if try session.integer("SELECT current_setting('server_version_num')::bigint") ?? 0 >= 140_000 {
+            // PostgreSQL 14+: a running statement stops when its client is gone.
+            try session.execute("SET client_connection_check_interval = '10s'")
+        }
+    }
+
     private func migrate(random: any RandomSource) throws {
         let session = PostgresSession(store: self)
         let schema = location.schema
-        try session.execute("SET lock_timeout = '\(Int(busyTimeout * 1000))ms'")
         // Two processes opening a new store at once would both find it unmigrated; the second
         // waits here and then finds the work done.
         try session.execute("SELECT pg_advisory_lock(\(lockKey("migrate")))")
         defer { _ = try? session.execute("SELECT pg_advisory_unlock(\(lockKey("migrate")))") }
         if try session.integer("SELECT COUNT(*) FROM pg_namespace WHERE nspname = ?", [schema]) == 0 {
-            try session.execute("CREATE SCHEMA \(schema)")
+            try session.execute("CREATE SCHEMA \"\(schema)\"")
         }
-        try session.execute("SET search_path TO \(schema)")
+        try session.execute("SET search_path TO \"\(schema)\"")
         try session.execute("CREATE TABLE IF NOT EXISTS roster_migrations (identifier TEXT PRIMARY KEY, applied_at TEXT NOT NULL)")
         let applied = Set(try session.rows("SELECT identifier FROM roster_migrations") { try $0.text(0) })
         for migration in Self.migrations where !applied.contains(migration.name) {
-            try transaction("BEGIN") { db in
+            try transaction("BEGIN", writes: true) { db in
                 // One statement per query (the extended protocol takes one at a time); a
                 // statement ends with the semicolon that ends a line.
                 for statement in migration.script.components(separatedBy: ";\n") where !statement.allSatisfy(\.isWhitespace) {
@@ -125,17 +147,17 @@ public final class PostgresStore: SQLStore {
     // MARK: Sessions and locks
 
     public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", body)
+        try transaction("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", writes: false, body)
     }
 
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try transaction("BEGIN") { db in
+        try transaction("BEGIN", writes: true) { db in
             try db.execute("SELECT pg_advisory_xact_lock(\(lockKey("write")))")
             return try body(db)
         }
     }
 
-    private func transaction<T>(_ begin: String, _ body: (any SQLSession) throws -> T) throws -> T {
+    private func transaction<T>(_ begin: String, writes: Bool, _ body: (any SQLSession) throws -> T) throws -> T {
         let session = PostgresSession(store: self)
         try session.execute(begin)
         let result: T
@@ -147,7 +169,7 @@ public final class PostgresStore: SQLStore {
         }
         do {
             try session.execute("COMMIT")
-        } catch StoreError.database(let detail) where !connection.isClosed {
+        } catch StoreError.database(let detail) where !connection.isClosed || !writes {
             throw StoreError.database(detail)
         } catch {
             // Lost while committing: the server may or may not have committed before it went.
@@ -162,7 +184,15 @@ public final class PostgresStore: SQLStore {
         let key = lockKey("apply")
         let deadline = Date().addingTimeInterval(max(0, timeout))
         while try session.first("SELECT pg_try_advisory_lock(\(key))", [], { try $0.bool(0) }) != true {
-            if Date() >= deadline { throw StoreError.lockHeld(holder: try lockHolder(session, key: key)) }
+            if Date() >= deadline {
+                // The holder records itself just after taking the lock: look twice more before giving up on a name.
+                var holder = try lockHolder(session, key: key)
+                for _ in 0..<2 where holder == nil {
+                    usleep(50_000)
+                    holder = try lockHolder(session, key: key)
+                }
+                throw StoreError.lockHeld(holder: holder)
+            }
             usleep(100_000)
         }
         defer {
@@ -232,14 +262,22 @@ public final class PostgresStore: SQLStore {
         }
     }
 
-    /// The result of `future`, or an error once the connection has been closed for a second
-    /// without an answer: postgres-nio can leave a query unanswered forever when the server
-    /// ends the session between two queries.
+    /// The result of `future`, or an error when the server does not answer within
+    /// `answerTimeout` (the connection is then closed), or a second after the connection
+    /// closed without an answer: postgres-nio can leave a query unanswered forever when the
+    /// server ends the session between two queries.
     private func wait<T: Sendable>(for future: EventLoopFuture<T>) throws -> T {
         let answered = DispatchSemaphore(value: 0)
         future.whenComplete { _ in answered.signal() }
+        let deadline = Date().addingTimeInterval(answerTimeout)
         var closedSince: Date?
         while answered.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            if Date() >= deadline {
+                let closing: EventLoopFuture<Void> = connection.close()
+                _ = closing
+                throw StoreError.database("the PostgreSQL server at \(location.host):\(location.port) did not answer within "
+                                          + "\(Int(answerTimeout)) s; nothing of the open transaction was stored")
+            }
             guard connection.isClosed else { continue }
             let since = closedSince ?? Date()
             closedSince = since

@@ -42,8 +42,9 @@ struct StoreWriter {
         self.now = Timestamp.string(context.now)
     }
 
-    /// Runs one statement; returns how many rows it changed. Backends prepare each distinct
-    /// statement once per transaction (a first apply runs hundreds of thousands).
+    /// Runs one statement; returns how many rows it changed. SQLite compiles each distinct
+    /// statement once and reuses it (a first apply runs hundreds of thousands); PostgreSQL
+    /// sends each with its arguments, one round trip each.
     @discardableResult
     func run(sql: String, arguments: SQLArguments = []) throws -> Int {
         try db.execute(sql, arguments)

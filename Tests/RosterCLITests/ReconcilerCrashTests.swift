@@ -58,18 +58,21 @@ enum BigApply {
         return killed
     }
 
-    /// Whether an apply is well into writing its transaction: SQLite's write-ahead log has grown
-    /// past 1 MB, or a roster connection to PostgreSQL has held a write transaction for 0.3 s.
-    static func isWriting(_ ws: Workspace) -> Bool {
-        guard ws.isPostgres else {
-            let wal = (try? FileManager.default.attributesOfItem(atPath: ws.statePath + "-wal"))?[.size] as? Int
-            return (wal ?? 0) > 1_000_000
+    /// How far the store's write-ahead log reaches, in bytes: the size of SQLite's `-wal` file, or
+    /// PostgreSQL's WAL position. Both move while a transaction writes, before it commits.
+    static func logPosition(_ ws: Workspace) -> Int {
+        if ws.isPostgres {
+            return (try? ws.int("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")) ?? 0
         }
-        let writers = try? ws.int("""
-            SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'roster' AND backend_xid IS NOT NULL
-                AND now() - xact_start > interval '300 milliseconds'
-            """)
-        return (writers ?? 0) > 0
+        return (try? FileManager.default.attributesOfItem(atPath: ws.statePath + "-wal"))?[.size] as? Int ?? 0
+    }
+
+    /// A big workspace whose store exists (made by a plan), and its log position before any apply.
+    static func plannedWorkspace(backend: TestStore = .current) throws -> (Workspace, logStart: Int) {
+        let ws = try workspace(backend: backend)
+        let plan = ws.run(["plan"])
+        guard plan.status == 0 else { throw WorkspaceError(description: "plan exited \(plan.status): \(plan.stderr)") }
+        return (ws, logPosition(ws))
     }
 }
 
@@ -103,11 +106,26 @@ final class ReconcilerCrashTests: XCTestCase {
                        file: file, line: line)
     }
 
-    func testApplyKilledWhileWritingLeavesTheOldOrTheNewSerial() throws {
-        let ws = try BigApply.workspace()
-        let killed = try BigApply.killApply(in: ws) { BigApply.isWriting(ws) }
-        XCTAssertTrue(killed, "the apply finished before it could be killed; make the directory bigger")
-        try assertRecovers(ws)
+    /// Kills the apply once its transaction has written `bytes` to the store's log (it writes
+    /// about 3.8 MB in all, then commits).
+    func assertKilledWhileWriting(after bytes: Int, file: StaticString = #filePath, line: UInt = #line) throws {
+        let (ws, logStart) = try BigApply.plannedWorkspace()
+        let killed = try BigApply.killApply(in: ws) { BigApply.logPosition(ws) - logStart > bytes }
+        XCTAssertTrue(killed, "the apply committed before writing \(bytes) bytes; make the directory bigger",
+                      file: file, line: line)
+        try assertRecovers(ws, file: file, line: line)
+    }
+
+    func testApplyKilledEarlyInItsTransactionLeavesTheOldOrTheNewSerial() throws {
+        try assertKilledWhileWriting(after: 100_000)
+    }
+
+    func testApplyKilledMidwayThroughItsTransactionLeavesTheOldOrTheNewSerial() throws {
+        try assertKilledWhileWriting(after: 1_000_000)
+    }
+
+    func testApplyKilledLateInItsTransactionLeavesTheOldOrTheNewSerial() throws {
+        try assertKilledWhileWriting(after: 2_500_000)
     }
 
     func testApplyKilledWhileDeliveringLosesNoInvitation() throws {
@@ -122,8 +140,16 @@ final class ReconcilerCrashTests: XCTestCase {
         try assertRecovers(ws)
     }
 
-    func testApplyKilledAtAnyMomentLeavesAConsistentStore() throws {
-        for delay in [0.1, 0.4, 1.0] {
+    func testApplyKilledWhileItLoadsAndPlansLeavesTheStoreUntouched() throws {
+        let ws = try BigApply.workspace()
+        let start = Date()
+        let killed = try BigApply.killApply(in: ws) { Date().timeIntervalSince(start) > 0.05 }
+        XCTAssertTrue(killed)
+        try assertRecovers(ws)
+    }
+
+    func testApplyKilledAtRandomMomentsLeavesAConsistentStore() throws {
+        for delay in [0.4, 1.0] {
             let ws = try BigApply.workspace()
             let start = Date()
             _ = try BigApply.killApply(in: ws) { Date().timeIntervalSince(start) > delay }

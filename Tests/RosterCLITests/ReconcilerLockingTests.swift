@@ -49,6 +49,28 @@ final class ReconcilerLockingTests: XCTestCase {
         XCTAssertEqual(ws.run(["audit", "verify"]).status, 0)
     }
 
+    func testResendAndRevokeWaitForAnApplyToFinish() throws {
+        let ws = try Quickstart.applied(accepted: false)
+        let locked = DispatchSemaphore(value: 0)
+        let done = DispatchSemaphore(value: 0)
+        let open = ws.storeOpener
+        Thread.detachNewThread {
+            let store = try? open()
+            _ = try? store?.withApplyLock(holder: Self.holder, timeout: 0) {
+                locked.signal()
+                Thread.sleep(forTimeInterval: 1.0)
+            }
+            done.signal()
+        }
+        locked.wait()
+        let started = Date()
+        let resend = ws.run(["invitations", "resend", "dan@partner.example"])
+        XCTAssertGreaterThan(Date().timeIntervalSince(started), 0.5, "resend advances the serial: it waits for the apply")
+        done.wait()
+        XCTAssertEqual(resend.status, 0, resend.stderr)
+        XCTAssertEqual(try ws.serial(), 2)
+    }
+
     func testLockTimeoutGivesUpWhenTheLockIsHeldLonger() throws {
         let ws = try Workspace()
         XCTAssertEqual(ws.run(["plan"]).status, 0)

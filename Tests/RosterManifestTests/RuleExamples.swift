@@ -120,6 +120,11 @@ let ruleExamples: [RuleExample] = [
     permissions: {streams: [read]}
     invitations: {ttl: ↓7w}
     """),
+    RuleExample(.invalidValue, document: #"""
+    kind: User
+    email: carol@acme.example
+    name: ↓"Carol\0Jones"
+    """#),
     RuleExample(.invalidValue, config: """
     version: 1
     sources: [directory]

@@ -30,6 +30,9 @@ final class PostgresLocationTests: XCTestCase {
             ("postgres://u:hunter2@h/db?sslmode=allow", "sslmode=allow is not supported; use disable, require or verify-full"),
             ("postgres://u:hunter2@h/db?connect_timeout=0", "connect_timeout=0 is not a number of seconds"),
             ("postgres://u:hunter2@h/db?schema=Bad-Name", "schema=Bad-Name is not a plain lowercase name"),
+            ("postgres://u:hunter2@h/db?schema=roster%0A", "is not a plain lowercase name"),
+            ("postgres://u:hunter2@h/db?schema=pg_roster", "schema=pg_roster is not a plain lowercase name"),
+            ("postgres://u:hunter2@h/db?schema=9lives", "schema=9lives is not a plain lowercase name"),
             ("postgres://u:hunter2@h/db?timeout=3", "unknown parameter 'timeout'"),
             ("postgres://u:hunter2@h:99999/db", "port 99999 is out of range 1-65535"),
             ("postgres://u:hunter2@h:abc/db", "'postgres://u:***@h:abc/db' is not a PostgreSQL URL"),
@@ -60,7 +63,8 @@ final class PostgresLocationTests: XCTestCase {
 final class PostgresConnectionTests: XCTestCase {
     /// The server's URL with some parts replaced.
     func url(_ change: (inout URLComponents) -> Void) throws -> String {
-        var components = try XCTUnwrap(URLComponents(string: try TestStore.postgresServer()))
+        let server = try TestStore.postgresServer()
+        var components = try XCTUnwrap(URLComponents(string: server))
         change(&components)
         return try XCTUnwrap(components.string)
     }
@@ -115,6 +119,29 @@ final class PostgresConnectionTests: XCTestCase {
         })
         XCTAssertGreaterThan(Date().timeIntervalSince(started), 0.9, "it waited for connect_timeout")
         XCTAssertTrue(message.contains("within 1 s"), message)
+    }
+
+    func testSchemaNamedLikeAKeywordIsAStoreToo() throws {
+        let store = try PostgresStore(location: PostgresLocation(url: try url {
+            $0.queryItems = [URLQueryItem(name: "schema", value: "user")]
+        }, environment: [:]))
+        defer { _ = try? store.write { db in try db.execute(#"DROP SCHEMA "user" CASCADE"#) } }
+        XCTAssertEqual(try store.snapshot().store.serial, 0)
+        XCTAssertEqual(try store.appliedMigrations(), ["v1-directory"])
+    }
+
+    func testServerThatStopsAnsweringFailsTheStatementInBoundedTime() throws {
+        let store = try PostgresStore(location: PostgresLocation(url: try TestStore.postgresServer(), environment: [:]),
+                                      answerTimeout: 2)
+        let backend = try XCTUnwrap(try store.read { db in try db.integer("SELECT pg_backend_pid()") })
+        // The backend process stops, as a frozen or partitioned server does; the socket stays open.
+        XCTAssertEqual(kill(pid_t(backend), SIGSTOP), 0, "the tests must be able to signal the server (same user or root)")
+        defer { kill(pid_t(backend), SIGCONT) }
+        let started = Date()
+        XCTAssertThrowsError(try store.snapshot()) { error in
+            XCTAssertTrue("\(error)".contains("did not answer within 2 s; nothing of the open transaction was stored"), "\(error)")
+        }
+        XCTAssertLessThan(Date().timeIntervalSince(started), 4)
     }
 
     func testTLSDemandedButNotOffered() throws {
