@@ -24,9 +24,9 @@ final class ReconcilerLockingTests: XCTestCase {
         XCTAssertEqual(try ws.serial(), 1)
     }
 
-    func testLockTimeoutWaitsForARelease() throws {
-        let ws = try Workspace()
-        XCTAssertEqual(ws.run(["plan"]).status, 0)
+    /// Holds the store's apply lock on another thread for `seconds`, as another apply would;
+    /// returns once it is held, with a semaphore signalled when it is released.
+    func holdApplyLock(_ ws: Workspace, for seconds: TimeInterval) -> DispatchSemaphore {
         let locked = DispatchSemaphore(value: 0)
         let done = DispatchSemaphore(value: 0)
         let open = ws.storeOpener
@@ -34,11 +34,18 @@ final class ReconcilerLockingTests: XCTestCase {
             let store = try? open()
             _ = try? store?.withApplyLock(holder: Self.holder, timeout: 0) {
                 locked.signal()
-                Thread.sleep(forTimeInterval: 1.0)
+                Thread.sleep(forTimeInterval: seconds)
             }
             done.signal()
         }
         locked.wait()
+        return done
+    }
+
+    func testLockTimeoutWaitsForARelease() throws {
+        let ws = try Workspace()
+        XCTAssertEqual(ws.run(["plan"]).status, 0)
+        let done = holdApplyLock(ws, for: 1.0)
         let started = Date()
         let result = ws.run(["apply", "--auto-approve", "--lock-timeout", "3s"])
         let waited = Date().timeIntervalSince(started)
@@ -51,18 +58,7 @@ final class ReconcilerLockingTests: XCTestCase {
 
     func testResendAndRevokeWaitForAnApplyToFinish() throws {
         let ws = try Quickstart.applied(accepted: false)
-        let locked = DispatchSemaphore(value: 0)
-        let done = DispatchSemaphore(value: 0)
-        let open = ws.storeOpener
-        Thread.detachNewThread {
-            let store = try? open()
-            _ = try? store?.withApplyLock(holder: Self.holder, timeout: 0) {
-                locked.signal()
-                Thread.sleep(forTimeInterval: 1.0)
-            }
-            done.signal()
-        }
-        locked.wait()
+        let done = holdApplyLock(ws, for: 1.0)
         let started = Date()
         let resend = ws.run(["invitations", "resend", "dan@partner.example"])
         XCTAssertGreaterThan(Date().timeIntervalSince(started), 0.5, "resend advances the serial: it waits for the apply")
