@@ -15,9 +15,7 @@ public struct Planner {
         var work = PlanWork(planner: self, desired: desired, snapshot: snapshot)
         work.run()
         let changes = work.ordered()
-        let access = AccessResolver(catalogue: config.permissions)
-            .delta(before: work.stored, after: desired.state, users: work.affectedUsers, locations: desired.locations,
-                   memberLocations: desired.memberLocations)
+        let access = work.accessDelta()
         return Plan(desired: info, store: snapshot.store, changes: changes, accessDelta: access,
                     rails: Rails(safety: config.safety).check(changes: changes, snapshot: snapshot),
                     warnings: work.warnings.sorted())
@@ -43,6 +41,8 @@ private struct PlanWork {
     var grantsByUser: [String: [ScopeRef: [String]]]?
     /// Members of each scope in the store or the files; built on first use (scope changes).
     var membersByScope: [ScopeRef: [String]]?
+    /// Where the files declare things; built on first use (a change or an access delta).
+    var declared: DeclarationSources?
 
     init(planner: Planner, desired: DesiredDirectory, snapshot: Snapshot) {
         self.planner = planner
@@ -62,12 +62,28 @@ private struct PlanWork {
         phases[phase, default: []].append(change)
     }
 
-    func source(_ key: String) -> String? {
-        desired.locations[key].map(\.description)
+    mutating func sources() -> DeclarationSources {
+        if let declared { return declared }
+        let sources = desired.sources()
+        declared = sources
+        return sources
     }
 
-    func memberSource(_ key: MembershipKey) -> String? {
-        desired.memberLocations[key].map(\.description)
+    mutating func source(_ key: String) -> String? {
+        sources().locations[key].map(\.description)
+    }
+
+    mutating func memberSource(_ key: MembershipKey) -> String? {
+        sources().memberLocations[key].map(\.description)
+    }
+
+    /// Who gains and loses which permissions; none when no user is affected.
+    mutating func accessDelta() -> [AccessChange] {
+        guard !affectedUsers.isEmpty else { return [] }
+        let sources = sources()
+        return AccessResolver(catalogue: planner.config.permissions)
+            .delta(before: stored, after: want, users: affectedUsers, locations: sources.locations,
+                   memberLocations: sources.memberLocations)
     }
 
     func drifted(_ key: String) -> Bool {
@@ -263,6 +279,7 @@ private struct PlanWork {
                 }
                 continue
             }
+            if old == customer { continue }
             scopeChanges(entity: entity, id: id, type: .customer, customer: id, account: nil,
                          old: (old.name, old.owner, old.active, nil), new: (customer.name, customer.owner, customer.active, nil),
                          before: .customer(old), after: .customer(customer))
@@ -290,6 +307,7 @@ private struct PlanWork {
                 }
                 continue
             }
+            if old == account { continue }
             scopeChanges(entity: entity, id: id, type: .account, customer: account.customer, account: id,
                          old: (old.name, old.owner, old.active, old.customer),
                          new: (account.name, account.owner, account.active, account.customer),
