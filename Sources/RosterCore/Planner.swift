@@ -170,7 +170,21 @@ private struct PlanWork {
 
     mutating func planUsers() {
         let settings = planner.config.invitations
-        for key in want.users.keys.sorted() {
+        // Most users are unchanged: find those that may change (on every core), then sort only them.
+        let (wanted, held, pending, now) = (want.users, stored.users, invitations, planner.now)
+        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
+        let found = Parallel.map(slices.count) { slice in
+            var candidates: [String] = []
+            var heldToo = 0
+            for (key, user) in slices[slice] {
+                let old = held[key]
+                if old != nil { heldToo += 1 }
+                if !Self.isUnchanged(key, user, old: old, invitations: pending, now: now) { candidates.append(key) }
+            }
+            return (candidates: candidates, heldToo: heldToo)
+        }
+        let storedAndWanted = found.reduce(0) { $0 + $1.heldToo }
+        for key in found.flatMap(\.candidates).sorted() {
             guard let user = want.users[key] else { continue }
             let entity = EntityKey.user(key)
             guard let old = stored.users[key] else {
@@ -216,10 +230,40 @@ private struct PlanWork {
                 break
             }
         }
-        for key in stored.users.keys.sorted() where want.users[key] == nil {
-            guard let old = stored.users[key], old.status != .inactive else { continue }
+        // When every stored user is also in the files, none was removed from them.
+        guard storedAndWanted < stored.users.count else { return }
+        var removed: [String] = []
+        for (key, old) in stored.users where old.status != .inactive && want.users[key] == nil { removed.append(key) }
+        for key in removed.sorted() {
+            guard let old = stored.users[key] else { continue }
             deactivate(old, reason: "removed from the files", source: nil)
         }
+    }
+
+    /// True when `planUsers` has nothing to do for a declared user: stored with the same email
+    /// and name, and active in both or inactive in both, with no expired invitation to re-issue.
+    /// Keep in step with the cases of `planUsers`.
+    static func isUnchanged(_ key: String, _ user: UserState, old: UserState?, invitations: [String: PendingInvitation],
+                            now: Date) -> Bool {
+        guard let old, old.email == user.email, old.name == user.name else { return false }
+        switch (old.status, user.status) {
+        case (.inactive, .inactive), (.active, .active):
+            return true
+        case (.invited, .active):
+            guard let invitation = invitations[key] else { return true }
+            return invitation.expiresAt > now
+        default:
+            return false
+        }
+    }
+
+    /// The keys whose declared value is missing from the store or differs (found on every
+    /// core), sorted: most are unchanged, so only the others are sorted.
+    func changedKeys<Value: Equatable & Sendable>(_ wanted: [String: Value], stored held: [String: Value]) -> [String] {
+        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
+        return Parallel.map(slices.count) { slice in
+            slices[slice].compactMap { key, value in held[key] == value ? nil : key }
+        }.flatMap { $0 }.sorted()
     }
 
     mutating func deactivate(_ user: UserState, reason: String, source: String?) {
@@ -268,7 +312,7 @@ private struct PlanWork {
     // MARK: Customers and accounts
 
     mutating func planCustomers() {
-        for id in want.customers.keys.sorted() {
+        for id in changedKeys(want.customers, stored: stored.customers) {
             guard let customer = want.customers[id] else { continue }
             let entity = EntityKey.customer(id)
             guard let old = stored.customers[id] else {
@@ -279,12 +323,11 @@ private struct PlanWork {
                 }
                 continue
             }
-            if old == customer { continue }
             scopeChanges(entity: entity, id: id, type: .customer, customer: id, account: nil,
                          old: (old.name, old.owner, old.active, nil), new: (customer.name, customer.owner, customer.active, nil),
                          before: .customer(old), after: .customer(customer))
         }
-        for id in stored.customers.keys.sorted() where want.customers[id] == nil {
+        for id in stored.customers.keys.filter({ want.customers[$0] == nil }).sorted() {
             guard let old = stored.customers[id], old.active else { continue }
             var after = old
             after.active = false
@@ -296,7 +339,7 @@ private struct PlanWork {
     }
 
     mutating func planAccounts() {
-        for id in want.accounts.keys.sorted() {
+        for id in changedKeys(want.accounts, stored: stored.accounts) {
             guard let account = want.accounts[id] else { continue }
             let entity = EntityKey.account(id)
             guard let old = stored.accounts[id] else {
@@ -307,14 +350,13 @@ private struct PlanWork {
                 }
                 continue
             }
-            if old == account { continue }
             scopeChanges(entity: entity, id: id, type: .account, customer: account.customer, account: id,
                          old: (old.name, old.owner, old.active, old.customer),
                          new: (account.name, account.owner, account.active, account.customer),
                          before: .account(old), after: .account(account),
                          serviceChanged: old.service != account.service)
         }
-        for id in stored.accounts.keys.sorted() where want.accounts[id] == nil {
+        for id in stored.accounts.keys.filter({ want.accounts[$0] == nil }).sorted() {
             guard let old = stored.accounts[id], old.active else { continue }
             var after = old
             after.active = false
@@ -395,11 +437,30 @@ private struct PlanWork {
     // MARK: Memberships
 
     mutating func planMemberships() {
-        // Most memberships are unchanged: find those that differ, then sort only them.
-        var changed: [MembershipKey] = []
-        for (key, membership) in want.memberships where stored.memberships[key] != membership { changed.append(key) }
+        // Most memberships are unchanged: find those that differ (on every core), then sort only them.
+        let wanted = want.memberships
+        let held = stored.memberships
+        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
+        let compared = Parallel.map(slices.count) { slice in
+            var changed: [MembershipKey] = []
+            var heldToo = 0
+            for (key, membership) in slices[slice] {
+                if let old = held[key] {
+                    heldToo += 1
+                    // The keys are equal: compare what they hold.
+                    if old.roles == membership.roles && old.expires == membership.expires { continue }
+                }
+                changed.append(key)
+            }
+            return (changed: changed, heldToo: heldToo)
+        }
+        let changed = compared.flatMap(\.changed)
+        let heldAndWanted = compared.reduce(0) { $0 + $1.heldToo }
+        // When every stored membership is also in the files, none was removed from them.
         var removed: [MembershipKey] = []
-        for key in stored.memberships.keys where want.memberships[key] == nil { removed.append(key) }
+        if heldAndWanted < held.count {
+            for key in held.keys where wanted[key] == nil { removed.append(key) }
+        }
         for key in changed.sorted() {
             guard let membership = want.memberships[key] else { continue }
             let entity = EntityKey.membership(key)
