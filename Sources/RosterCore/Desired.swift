@@ -67,26 +67,10 @@ public struct DesiredDirectory: Sendable {
 
     /// Where each entity and membership was declared.
     ///
-    /// Built on request rather than with the state: a plan needs places only for what changes,
-    /// and a plan with no changes needs none (on a large directory the index costs a third as
-    /// much as the state).
+    /// Indexed on request rather than with the state: a plan needs places only for what
+    /// changes, and a plan with no changes needs none.
     public func sources() -> DeclarationSources {
-        var sources = DeclarationSources()
-        for role in directory.roles {
-            sources.locations[EntityKey.role(role.id.value)] = role.id.location
-        }
-        for user in directory.users {
-            sources.locations[EntityKey.user(user.key)] = user.email.location
-        }
-        for customer in directory.customers {
-            sources.locations[EntityKey.customer(customer.id.value)] = customer.id.location
-            sources.addMembers(customer.members, scope: ScopeRef(.customer, customer.id.value))
-        }
-        for account in directory.accounts {
-            sources.locations[EntityKey.account(account.id.value)] = account.id.location
-            sources.addMembers(account.members, scope: ScopeRef(.account, account.id.value))
-        }
-        return sources
+        DeclarationSources(directory)
     }
 
     private mutating func addMembers(_ members: [Member], scope: ScopeRef, scopeActive: Bool, today: Day) {
@@ -110,18 +94,56 @@ public struct DesiredDirectory: Sendable {
 }
 
 /// Where the files declare each entity and membership.
+///
+/// Entities are found through an index of their ids; a membership through its scope, in the
+/// scope's `members` list, so the 300,000 memberships of a large directory need no index of
+/// their own. When something is declared twice (an error the validator reports), the last
+/// declaration is the one found.
 public struct DeclarationSources: Sendable {
-    /// Where each role, user, customer and account was declared, by `EntityKey`.
-    public var locations: [String: SourceLocation] = [:]
-    /// Where each membership was declared (its entry in a `members` list).
-    public var memberLocations: [MembershipKey: SourceLocation] = [:]
+    private let directory: Directory
+    private var roles: [String: Int] = [:]
+    private var users: [String: Int] = [:]
+    /// Every declaration of each id, in file order.
+    private var customers: [String: [Int]] = [:]
+    private var accounts: [String: [Int]] = [:]
 
-    public init() {}
+    init(_ directory: Directory) {
+        self.directory = directory
+        for (index, role) in directory.roles.enumerated() { roles[role.id.value] = index }
+        users.reserveCapacity(directory.users.count)
+        for (index, user) in directory.users.enumerated() { users[user.key] = index }
+        for (index, customer) in directory.customers.enumerated() { customers[customer.id.value, default: []].append(index) }
+        for (index, account) in directory.accounts.enumerated() { accounts[account.id.value, default: []].append(index) }
+    }
 
-    fileprivate mutating func addMembers(_ members: [Member], scope: ScopeRef) {
-        for member in members {
-            memberLocations[MembershipKey(user: Syntax.emailKey(member.user.value), scope: scope)] = member.location
+    public func role(_ id: String) -> SourceLocation? {
+        roles[id].map { directory.roles[$0].id.location }
+    }
+
+    /// Where the user with lower-cased email `key` is declared (its `email`).
+    public func user(_ key: String) -> SourceLocation? {
+        users[key].map { directory.users[$0].email.location }
+    }
+
+    public func customer(_ id: String) -> SourceLocation? {
+        customers[id]?.last.map { directory.customers[$0].id.location }
+    }
+
+    public func account(_ id: String) -> SourceLocation? {
+        accounts[id]?.last.map { directory.accounts[$0].id.location }
+    }
+
+    /// The entry of a `members` list that declares `key`.
+    public func member(_ key: MembershipKey) -> SourceLocation? {
+        let lists: [[Member]]
+        switch key.scope.kind {
+        case .customer: lists = (customers[key.scope.id] ?? []).map { directory.customers[$0].members }
+        case .account: lists = (accounts[key.scope.id] ?? []).map { directory.accounts[$0].members }
         }
+        for members in lists.reversed() {
+            if let member = members.last(where: { Syntax.emailKey($0.user.value) == key.user }) { return member.location }
+        }
+        return nil
     }
 }
 

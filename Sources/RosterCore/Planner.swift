@@ -69,21 +69,16 @@ private struct PlanWork {
         return sources
     }
 
-    mutating func source(_ key: String) -> String? {
-        sources().locations[key].map(\.description)
-    }
-
-    mutating func memberSource(_ key: MembershipKey) -> String? {
-        sources().memberLocations[key].map(\.description)
+    /// Where the files declare something, as `path:line:col`; `find` looks it up in `sources()`.
+    mutating func source(_ find: (DeclarationSources) -> SourceLocation?) -> String? {
+        find(sources())?.description
     }
 
     /// Who gains and loses which permissions; none when no user is affected.
     mutating func accessDelta() -> [AccessChange] {
         guard !affectedUsers.isEmpty else { return [] }
-        let sources = sources()
         return AccessResolver(catalogue: planner.config.permissions)
-            .delta(before: stored, after: want, users: affectedUsers, locations: sources.locations,
-                   memberLocations: sources.memberLocations)
+            .delta(before: stored, after: want, users: affectedUsers, sources: sources())
     }
 
     func drifted(_ key: String) -> Bool {
@@ -106,7 +101,7 @@ private struct PlanWork {
             guard let role = want.roles[id] else { continue }
             let key = EntityKey.role(id)
             guard let old = stored.roles[id] else {
-                add(.roles, Change(action: .create, type: .role, id: id, after: .role(role), source: source(key)))
+                add(.roles, Change(action: .create, type: .role, id: id, after: .role(role), source: source { $0.role(id) }))
                 continue
             }
             if old != role {
@@ -114,7 +109,7 @@ private struct PlanWork {
                 affectedUsers.formUnion(holders)
                 add(.roles, Change(action: old.active ? .update : .reactivate, type: .role, id: id, before: .role(old),
                                    after: .role(role), risk: old.permissions == role.permissions ? .low : .medium,
-                                   drift: drifted(key), source: source(key)))
+                                   drift: drifted(key), source: source { $0.role(id) }))
             }
         }
         for id in stored.roles.keys.sorted() where want.roles[id] == nil {
@@ -154,7 +149,7 @@ private struct PlanWork {
             }
             affectedUsers.insert(new)
             add(.users, Change(action: .rename, type: .user, id: target.email, before: .user(before), after: .user(user),
-                               risk: .medium, source: source(EntityKey.user(new)), reason: "previousEmails lists \(before.email)"))
+                               risk: .medium, source: source { $0.user(new) }, reason: "previousEmails lists \(before.email)"))
         }
         guard !renamed.isEmpty else { return }
         for (key, membership) in stored.memberships {
@@ -193,7 +188,7 @@ private struct PlanWork {
                     var invited = user
                     invited.status = .invited
                     add(.users, Change(action: .invite, type: .user, id: user.email, after: .user(invited),
-                                       source: source(entity), invitation: invitationPlan(for: key)))
+                                       source: source { $0.user(key) }, invitation: invitationPlan(for: key)))
                 }
                 continue
             }
@@ -204,19 +199,19 @@ private struct PlanWork {
                 after.status = snapshot.everAccepted.contains(key) ? .active : .invited
                 let invitation = after.status == .invited ? invitationPlan(for: key) : nil
                 add(.users, Change(action: .reactivate, type: .user, id: user.email, before: .user(old), after: .user(after),
-                                   drift: drifted(entity), source: source(entity),
+                                   drift: drifted(entity), source: source { $0.user(key) },
                                    reason: invitation != nil ? "never accepted: invited anew" : nil, invitation: invitation))
             case (.invited, .active), (.active, .active):
                 if old.email != user.email || old.name != user.name {
                     var after = user
                     after.status = old.status
                     add(.users, Change(action: .update, type: .user, id: user.email, before: .user(old), after: .user(after),
-                                       drift: drifted(entity), source: source(entity)))
+                                       drift: drifted(entity), source: source { $0.user(key) }))
                 }
                 if old.status == .invited, let pending = invitations[key], pending.expiresAt <= planner.now {
                     if settings.reissueExpired && pending.reissueCount < settings.maxReissues {
                         add(.invitations, Change(action: .reissueInvitation, type: .invitation, id: user.email,
-                                                 source: source(entity),
+                                                 source: source { $0.user(key) },
                                                  reason: "expired; re-issue \(pending.reissueCount + 1) of \(settings.maxReissues)",
                                                  invitation: invitationPlan(for: key, replaces: pending.id)))
                     } else if settings.reissueExpired {
@@ -225,7 +220,7 @@ private struct PlanWork {
                     }
                 }
             case (.active, .inactive), (.invited, .inactive):
-                deactivate(old, reason: "declared inactive", source: source(entity))
+                deactivate(old, reason: "declared inactive", source: source { $0.user(key) })
             case (.inactive, .inactive), (_, .invited):
                 break
             }
@@ -319,7 +314,7 @@ private struct PlanWork {
                 if customer.active {
                     affectedUsers.insert(customer.owner)
                     add(.customers, Change(action: .create, type: .customer, id: id, customer: id, after: .customer(customer),
-                                           source: source(entity)))
+                                           source: source { $0.customer(id) }))
                 }
                 continue
             }
@@ -346,7 +341,7 @@ private struct PlanWork {
                 if account.active {
                     affectedUsers.insert(account.owner)
                     add(.accounts, Change(action: .create, type: .account, id: id, customer: account.customer, account: id,
-                                          after: .account(account), source: source(entity)))
+                                          after: .account(account), source: source { $0.account(id) }))
                 }
                 continue
             }
@@ -374,7 +369,7 @@ private struct PlanWork {
                                before: EntityValue, after: EntityValue, serviceChanged: Bool = false) {
         let scope = ScopeRef(type == .customer ? .customer : .account, id)
         let drift = drifted(entity)
-        let src = source(entity)
+        let src = source { type == .customer ? $0.customer(id) : $0.account(id) }
         func change(_ action: ChangeAction, _ phase: Phase, risk: Risk, reason: String? = nil) -> Change {
             Change(action: action, type: type, id: id, customer: customer, account: account, before: before, after: after,
                    risk: risk, drift: drift, source: src, reason: reason)
@@ -469,18 +464,18 @@ private struct PlanWork {
                 affectedUsers.insert(key.user)
                 add(.grants, Change(action: .grant, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, after: .membership(membership), drift: drifted(entity),
-                                    source: memberSource(key)))
+                                    source: source { $0.member(key) }))
                 continue
             }
             if old.roles != membership.roles {
                 affectedUsers.insert(key.user)
                 add(.grants, Change(action: .changeRoles, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, before: .membership(old), after: .membership(membership),
-                                    risk: .medium, drift: drifted(entity), source: memberSource(key)))
+                                    risk: .medium, drift: drifted(entity), source: source { $0.member(key) }))
             } else if old.expires != membership.expires {
                 add(.grants, Change(action: .update, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, before: .membership(old), after: .membership(membership),
-                                    drift: drifted(entity), source: memberSource(key)))
+                                    drift: drifted(entity), source: source { $0.member(key) }))
             }
         }
         for key in removed.sorted() {
@@ -490,7 +485,7 @@ private struct PlanWork {
             let entity = EntityKey.membership(key)
             add(.revokes, Change(action: .revoke, type: .membership, id: membershipID(key), customer: customer,
                                  account: account, before: .membership(old), risk: .medium, drift: drifted(entity),
-                                 source: memberSource(key), reason: revokeReason(key)))
+                                 source: source { $0.member(key) }, reason: revokeReason(key)))
         }
     }
 

@@ -106,7 +106,7 @@ final class PlannerTests: XCTestCase {
         for change in grants {
             let key = try XCTUnwrap(keyOfID[change.id])
             XCTAssertNotNil(change.source)
-            XCTAssertEqual(change.source, sources.memberLocations[key]?.description)
+            XCTAssertEqual(change.source, sources.member(key)?.description)
         }
         XCTAssertFalse(plan.accessDelta.isEmpty)
         XCTAssertTrue(plan.accessDelta.allSatisfy { $0.change == .loss || $0.source != nil })
@@ -133,6 +133,29 @@ final class PlannerTests: XCTestCase {
         XCTAssertEqual(plan.changes.filter { $0.action == .deactivate }.map(\.id), [email(1_200), email(1_201)])
         XCTAssertEqual(plan.changes.filter { $0.action == .reissueInvitation }.map(\.id), [email(500)])
         XCTAssertEqual(plan.changes.first { $0.id == email(640) }?.source, at(650).description)
+    }
+
+    func testSourcesFindTheLastDeclaration() {
+        var directory = directory()
+        let first = directory.customers[1]
+        var again = first
+        again.id.location = at(99_000)
+        again.members = [Member(user: Located(email(2), at: at(99_001, 7)), roles: [], expires: nil, location: at(99_001, 5))]
+        directory.customers.append(again)
+        directory.users.append(User(email: Located(email(4).uppercased(), at: at(99_100)), name: nil, status: .active,
+                                    previousEmails: [], location: at(99_100)))
+        let sources = DesiredDirectory(config: config(), directory: directory, today: Day(containing: now)).sources()
+        XCTAssertEqual(sources.customer("c1"), at(99_000))
+        XCTAssertEqual(sources.account("a7"), at(10_700))
+        XCTAssertEqual(sources.role("payment-management"), at(3))
+        XCTAssertEqual(sources.user(email(4)), at(99_100))
+        XCTAssertEqual(sources.user(email(5)), at(15))
+        // In the last declaration of c1, else in an earlier one.
+        XCTAssertEqual(sources.member(MembershipKey(user: email(2), scope: ScopeRef(.customer, "c1"))), at(99_001, 5))
+        XCTAssertEqual(sources.member(MembershipKey(user: email(41), scope: ScopeRef(.customer, "c1"))), at(2_102, 5))
+        XCTAssertNil(sources.member(MembershipKey(user: email(42), scope: ScopeRef(.customer, "c1"))))
+        XCTAssertNil(sources.member(MembershipKey(user: email(1), scope: ScopeRef(.account, "a1000"))))
+        XCTAssertNil(sources.customer("c1000"))
     }
 
     func membershipID(_ key: MembershipKey) -> String {
