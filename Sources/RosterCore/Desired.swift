@@ -135,12 +135,9 @@ public struct DeclarationSources: Sendable {
 
     /// The entry of a `members` list that declares `key`.
     public func member(_ key: MembershipKey) -> SourceLocation? {
-        let lists: [[Member]]
-        switch key.scope.kind {
-        case .customer: lists = (customers[key.scope.id] ?? []).map { directory.customers[$0].members }
-        case .account: lists = (accounts[key.scope.id] ?? []).map { directory.accounts[$0].members }
-        }
-        for members in lists.reversed() {
+        let isCustomer = key.scope.kind == .customer
+        for index in ((isCustomer ? customers : accounts)[key.scope.id] ?? []).reversed() {
+            let members = isCustomer ? directory.customers[index].members : directory.accounts[index].members
             if let member = members.last(where: { Syntax.emailKey($0.user.value) == key.user }) { return member.location }
         }
         return nil
