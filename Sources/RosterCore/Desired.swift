@@ -116,6 +116,7 @@ public struct DeclarationSources: Sendable {
         for (index, account) in directory.accounts.enumerated() { accounts[account.id.value, default: []].append(index) }
     }
 
+    /// Where the role `id` is declared (its `id`).
     public func role(_ id: String) -> SourceLocation? {
         roles[id].map { directory.roles[$0].id.location }
     }
@@ -125,10 +126,12 @@ public struct DeclarationSources: Sendable {
         users[key].map { directory.users[$0].email.location }
     }
 
+    /// Where the customer `id` is declared (its `id`).
     public func customer(_ id: String) -> SourceLocation? {
         customers[id]?.last.map { directory.customers[$0].id.location }
     }
 
+    /// Where the account `id` is declared (its `id`).
     public func account(_ id: String) -> SourceLocation? {
         accounts[id]?.last.map { directory.accounts[$0].id.location }
     }
