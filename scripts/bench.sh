@@ -8,9 +8,10 @@
 #
 # Steps: compile scripts/yaml-floor.c into .build-bench/yaml-floor; generate the directory
 # into .build-bench/data-SCALE with scripts/gen-bench.py (kept between runs); build roster in
-# release; time each command best-of-3 with /usr/bin/time; print seconds, peak RSS and the
-# ratio to the floor. SKIP_ROSTER=1 measures the floor alone; ROSTER_BIN=PATH measures that
-# binary instead of building one.
+# release; time each command best-of-3 with /usr/bin/time; print seconds, the CPU seconds of
+# that run (user + system, over all cores: plan uses two), peak RSS and the ratio to the floor.
+# SKIP_ROSTER=1 measures the floor alone; ROSTER_BIN=PATH measures that binary instead of
+# building one.
 set -Eeuo pipefail
 
 SCALE="${1:-1.0}"
@@ -64,14 +65,15 @@ elif [[ "${SKIP_ROSTER:-0}" != 1 ]]; then
     [[ -x "$ROSTER" ]] || { echo "bench.sh: no executable at $ROSTER" >&2; false; }
 fi
 
-# measure NAME CMD... : runs CMD $RUNS times (exit 0 required); sets BEST_S and PEAK_KB.
+# measure NAME CMD... : runs CMD $RUNS times (exit 0 required); sets BEST_S, BEST_CPU (user +
+# system seconds of the best run) and PEAK_KB.
 measure() {
-    local name="$1" s kb rc i
+    local name="$1" s user sys kb rc i
     shift
-    BEST_S="" PEAK_KB=0
+    BEST_S="" BEST_CPU="" PEAK_KB=0
     for ((i = 1; i <= RUNS; i++)); do
         set +e
-        /usr/bin/time -f '%e s %M KB' -o "$OUT/time.txt" "$@" >"$OUT/run.out" 2>"$OUT/run.err"
+        /usr/bin/time -f '%e s %M KB %U %S' -o "$OUT/time.txt" "$@" >"$OUT/run.out" 2>"$OUT/run.err"
         rc=$?
         set -e
         if [[ $rc -ne 0 ]]; then
@@ -79,12 +81,13 @@ measure() {
             head -n 20 "$OUT/run.out" "$OUT/run.err" >&2
             return 1
         fi
-        read -r s _ kb _ < <(tail -n 1 "$OUT/time.txt")
+        read -r s _ kb _ user sys < <(tail -n 1 "$OUT/time.txt")
         if [[ -z "$BEST_S" ]] || awk -v a="$s" -v b="$BEST_S" 'BEGIN { exit !(a < b) }'; then
             BEST_S="$s"
+            BEST_CPU="$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')"
         fi
         if ((kb > PEAK_KB)); then PEAK_KB="$kb"; fi
-        echo "    $name run $i: $s s, $kb KB" >&2
+        echo "    $name run $i: $s s, $user s user, $sys s system, $kb KB" >&2
     done
 }
 
@@ -94,12 +97,12 @@ measure "yaml-floor" "$FLOOR" "$DATA"
 FLOOR_OUT="$(cat "$OUT/run.out")"
 echo "    $FLOOR_OUT" >&2
 FLOOR_S="$BEST_S"
-ROWS+=("yaml-floor (libyaml events)|$BEST_S|$PEAK_KB")
+ROWS+=("yaml-floor (libyaml events)|$BEST_S|$BEST_CPU|$PEAK_KB")
 
 if [[ -n "$ROSTER" ]]; then
     step "measure roster validate on $DATA (best of $RUNS)"
     measure "roster validate" "$ROSTER" validate --config "$DATA/roster.yaml"
-    ROWS+=("roster validate|$BEST_S|$PEAK_KB")
+    ROWS+=("roster validate|$BEST_S|$BEST_CPU|$PEAK_KB")
 fi
 
 if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
@@ -114,29 +117,29 @@ if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
     state=(--state "sqlite:$STORE")
     step "measure the first plan (empty store)"
     measure "roster plan (first)" "$ROSTER" plan --config "$DATA/roster.yaml" "${state[@]}" --format json
-    ROWS+=("plan, empty store|$BEST_S|$PEAK_KB")
+    ROWS+=("plan, empty store|$BEST_S|$BEST_CPU|$PEAK_KB")
     step "measure the first apply (whole directory, with invitation delivery)"
     RUNS=1 measure "roster apply (first)" "$ROSTER" apply --auto-approve --config "$DATA/roster.yaml" "${state[@]}"
-    ROWS+=("apply, whole directory|$BEST_S|$PEAK_KB")
+    ROWS+=("apply, whole directory|$BEST_S|$BEST_CPU|$PEAK_KB")
     step "measure a plan with no changes"
     measure "roster plan (no changes)" "$ROSTER" plan --config "$DATA/roster.yaml" "${state[@]}"
     grep -q "No changes" "$OUT/run.out" || { echo "bench.sh: expected no changes" >&2; false; }
-    ROWS+=("plan, no changes|$BEST_S|$PEAK_KB")
+    ROWS+=("plan, no changes|$BEST_S|$BEST_CPU|$PEAK_KB")
     step "measure plan and apply of a 1% change"
     measure "roster plan (1%)" "$ROSTER" plan --config "$MUTATED/roster.yaml" "${state[@]}"
     tail -n 1 "$OUT/run.out" >&2
-    ROWS+=("plan, 1% changed|$BEST_S|$PEAK_KB")
+    ROWS+=("plan, 1% changed|$BEST_S|$BEST_CPU|$PEAK_KB")
     RUNS=1 measure "roster apply (1%)" "$ROSTER" apply --auto-approve --allow mass-removal --config "$MUTATED/roster.yaml" "${state[@]}"
-    ROWS+=("apply, 1% changed|$BEST_S|$PEAK_KB")
+    ROWS+=("apply, 1% changed|$BEST_S|$BEST_CPU|$PEAK_KB")
 fi
 
 step "report"
 echo
 echo "scale $SCALE, $DATA: $FLOOR_OUT; best of $RUNS runs"
-printf '%-30s %9s %13s %9s\n' "command" "seconds" "peak RSS MB" "x floor"
+printf '%-30s %9s %9s %13s %9s\n' "command" "seconds" "cpu s" "peak RSS MB" "x floor"
 for row in "${ROWS[@]}"; do
-    IFS='|' read -r name s kb <<<"$row"
-    awk -v n="$name" -v s="$s" -v kb="$kb" -v f="$FLOOR_S" 'BEGIN {
-        printf "%-30s %9.2f %13.1f %9s\n", n, s, kb / 1024, (f > 0 ? sprintf("%.2f", s / f) : "n/a")
+    IFS='|' read -r name s cpu kb <<<"$row"
+    awk -v n="$name" -v s="$s" -v c="$cpu" -v kb="$kb" -v f="$FLOOR_S" 'BEGIN {
+        printf "%-30s %9.2f %9.2f %13.1f %9s\n", n, s, c, kb / 1024, (f > 0 ? sprintf("%.2f", s / f) : "n/a")
     }'
 done

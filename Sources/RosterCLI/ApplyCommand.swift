@@ -80,8 +80,16 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         let outcome: ApplyOutcome?
         do {
             outcome = try store.withApplyLock(holder: holder, timeout: timeout) { () throws -> ApplyOutcome? in
-                let plan = try saved ?? project.planner().plan(desired: project.desired(), snapshot: store.snapshot(),
-                                                               info: project.desiredInfo())
+                let plan: Plan
+                if let saved {
+                    plan = saved
+                } else {
+                    // The files' desired state and digest are built on another core while the store is read.
+                    let fromFiles = Background { (project.desired(), project.desiredInfo()) }
+                    let snapshot = try store.snapshot()
+                    let (desired, info) = fromFiles.value()
+                    plan = project.planner().plan(desired: desired, snapshot: snapshot, info: info)
+                }
                 environment.stdout.write(renderPlan(plan, options: options, environment: environment))
                 guard !plan.isEmpty else { return nil }
                 let allowedNames = Set(allowed.map(\.rawValue))

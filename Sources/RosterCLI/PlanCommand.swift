@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterCore
+import RosterManifest
 import RosterStore
 
 /// `roster plan`: what apply would change, and who gains and loses which access.
@@ -36,12 +37,38 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
     }
 
     func run(in environment: Environment) throws -> ExitStatus {
-        let project = try Project.load(options: options, in: environment)
-        let store = try openStore(options: options, config: project.config, root: project.manifest.root,
-                                  environment: environment)
-        let snapshot = try runtime { try store.snapshot() }
+        // An existing store is read on another core while the files load and validate; a new one
+        // is created only once the files are known to be valid, as before.
+        let early = existingStorePath(options: options, environment: environment).map { path in
+            (path: path, snapshot: Background { [random = environment.random] in
+                try? SQLiteStore(path: path, random: random).snapshot()
+            })
+        }
+        let project: Project
+        do {
+            project = try Project.load(options: options, in: environment)
+        } catch {
+            // Invalid files: let the read finish, so the store is closed as if never opened.
+            _ = early?.snapshot.value()
+            throw error
+        }
+        // The files' digest reads them again: that too runs beside the rest.
+        let info = Background { project.desiredInfo() }
         let desired = project.desired()
-        let plan = project.planner().plan(desired: desired, snapshot: snapshot, info: project.desiredInfo())
+        let snapshot: Snapshot
+        // Waited for in every case, so that no read outlives the command.
+        let read = early?.snapshot.value()
+        if let early, let read, early.path == sqlitePath(options: options, config: project.config,
+                                                         root: project.manifest.root, environment: environment) {
+            snapshot = read
+        } else {
+            // A new store, another kind of store, or a failed read: open it here, which creates
+            // a missing store and reports errors.
+            let store = try openStore(options: options, config: project.config, root: project.manifest.root,
+                                      environment: environment)
+            snapshot = try runtime { try store.snapshot() }
+        }
+        let plan = project.planner().plan(desired: desired, snapshot: snapshot, info: info.value())
         environment.releaseAtExit((snapshot, desired, plan))
         if let out {
             let path = out.hasPrefix("/") ? out : environment.workingDirectory + "/" + out
@@ -59,6 +86,32 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
     }
 }
 
+/// The SQLite file `--state`, `ROSTER_STATE`, roster.yaml's `state` or the default names, as
+/// `openStore` finds it, when it already holds a database; nil for any other store, for a
+/// missing or empty file (opening would create the store) and when roster.yaml has errors.
+private func existingStorePath(options: GlobalOptions, environment: Environment) -> String? {
+    guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory) else {
+        return nil
+    }
+    let manifest = ManifestLoader(displayBase: environment.workingDirectory).load(configPath: configPath, documents: false)
+    guard !manifest.diagnostics.hasErrors,
+          let path = sqlitePath(options: options, config: manifest.config, root: manifest.root, environment: environment),
+          let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue > 0
+    else { return nil }
+    return path
+}
+
+/// The path of the SQLite store `openStore` would open, or nil when it would open another kind.
+private func sqlitePath(options: GlobalOptions, config: Config, root: String, environment: Environment) -> String? {
+    let url = options.state ?? environment.variables["ROSTER_STATE"].flatMap { $0.isEmpty ? nil : $0 }
+        ?? config.state ?? "sqlite:.roster/state.db"
+    guard url.hasPrefix("sqlite:") else { return nil }
+    var path = String(url.dropFirst("sqlite:".count))
+    if path.hasPrefix("//") { path.removeFirst(2) }
+    guard !path.isEmpty else { return nil }
+    return path.hasPrefix("/") ? path : root + "/" + path
+}
+
 /// The plan in the format `--format` asks for; `command` is named in the hints of folded output.
 func renderPlan(_ plan: Plan, options: GlobalOptions, environment: Environment, command: String = "roster plan") -> String {
     switch options.format {
@@ -74,5 +127,30 @@ func runtime<T>(_ body: () throws -> T) throws -> T {
         return try body()
     } catch let error as StoreError {
         throw CommandFailure.runtime(error.description)
+    }
+}
+
+/// Work that runs on another thread while this one does something else.
+///
+/// Plan reads the store (a second of SQLite on a large directory) while the files load, and
+/// digests the files while it builds the desired state; apply builds it while reading the store.
+final class Background<Value: Sendable>: @unchecked Sendable {
+    // `result` is written once, by the worker, before it signals `done`; read only after waiting.
+    private let done = DispatchSemaphore(value: 0)
+    private var result: Value?
+
+    /// Starts `body` on another thread.
+    init(_ body: @escaping @Sendable () -> Value) {
+        DispatchQueue.global(qos: .userInitiated).async {
+            self.result = body()
+            self.done.signal()
+        }
+    }
+
+    /// The value of `body`, waiting for it when it is not ready yet; call once.
+    func value() -> Value {
+        done.wait()
+        guard let result else { preconditionFailure("Background finished without a value") }
+        return result
     }
 }

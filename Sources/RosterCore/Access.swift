@@ -20,26 +20,19 @@ public struct AccessResolver {
 
     /// What `user` holds in `state`, per scope and permission.
     public func effective(of user: String, in state: DirectoryState) -> [ScopeRef: [String: Grant]] {
-        effective(of: user, in: state, index: Index(state, users: [user]), sources: Sources())
+        effective(of: user, in: state, index: Index(state, users: [user]), sources: nil)
     }
 
-    /// Where the files declare scopes and memberships, for provenance.
-    private struct Sources {
-        var locations: [String: SourceLocation] = [:]
-        var memberLocations: [MembershipKey: SourceLocation] = [:]
-    }
-
-    /// Gains and losses from `before` to `after` for `users`, grouped by scope and provenance, sorted.
+    /// Gains and losses from `before` to `after` for `users`, grouped by scope and provenance,
+    /// sorted; gains name the place in the files (`sources`) that declares them.
     public func delta(before: DirectoryState, after: DirectoryState, users: Set<String>,
-                      locations: [String: SourceLocation],
-                      memberLocations: [MembershipKey: SourceLocation] = [:]) -> [AccessChange] {
+                      sources: DeclarationSources?) -> [AccessChange] {
         guard !users.isEmpty else { return [] }
         let beforeIndex = Index(before, users: users)
         let afterIndex = Index(after, users: users)
-        let sources = Sources(locations: locations, memberLocations: memberLocations)
         var result: [AccessChange] = []
         for user in users.sorted() {
-            let old = effective(of: user, in: before, index: beforeIndex, sources: Sources())
+            let old = effective(of: user, in: before, index: beforeIndex, sources: nil)
             let new = effective(of: user, in: after, index: afterIndex, sources: sources)
             let email = after.users[user]?.email ?? before.users[user]?.email ?? user
             for scope in Set(old.keys).union(new.keys).sorted() {
@@ -67,8 +60,7 @@ public struct AccessResolver {
     }
 
     private func effective(of user: String, in state: DirectoryState, index: Index,
-                           sources: Sources) -> [ScopeRef: [String: Grant]] {
-        let locations = sources.locations
+                           sources: DeclarationSources?) -> [ScopeRef: [String: Grant]] {
         guard let person = state.users[user], person.status != .inactive else { return [:] }
         var held: [ScopeRef: [String: Grant]] = [:]
         func add(_ permissions: [String], on scope: ScopeRef, _ grant: Grant) {
@@ -77,7 +69,7 @@ public struct AccessResolver {
             }
         }
         for id in index.customersOwned[user] ?? [] where state.customers[id]?.active == true {
-            let grant = Grant(via: "owner of customer \(id)", source: locations[EntityKey.customer(id)]?.description)
+            let grant = Grant(via: "owner of customer \(id)", source: sources?.customer(id)?.description)
             add(everything, on: ScopeRef(.customer, id), grant)
             for account in index.accountsOf[id] ?? [] where state.accounts[account]?.active == true {
                 add(everything, on: ScopeRef(.account, account), grant)
@@ -85,14 +77,14 @@ public struct AccessResolver {
         }
         for id in index.accountsOwned[user] ?? [] where isActive(account: id, in: state) {
             add(everything, on: ScopeRef(.account, id),
-                Grant(via: "owner of account \(id)", source: locations[EntityKey.account(id)]?.description))
+                Grant(via: "owner of account \(id)", source: sources?.account(id)?.description))
         }
         for membership in index.memberships[user] ?? [] {
             let scope = membership.key.scope
             let scopeActive = scope.kind == .customer ? state.customers[scope.id]?.active == true
                 : isActive(account: scope.id, in: state)
             guard scopeActive else { continue }
-            let source = sources.memberLocations[membership.key]?.description
+            let source = sources?.member(membership.key)?.description
             for roleID in membership.roles {
                 guard let role = state.roles[roleID], role.active else { continue }
                 add(role.grants, on: scope, Grant(via: "role \(roleID) on \(scope)", source: source))

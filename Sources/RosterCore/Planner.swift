@@ -15,9 +15,7 @@ public struct Planner {
         var work = PlanWork(planner: self, desired: desired, snapshot: snapshot)
         work.run()
         let changes = work.ordered()
-        let access = AccessResolver(catalogue: config.permissions)
-            .delta(before: work.stored, after: desired.state, users: work.affectedUsers, locations: desired.locations,
-                   memberLocations: desired.memberLocations)
+        let access = work.accessDelta()
         return Plan(desired: info, store: snapshot.store, changes: changes, accessDelta: access,
                     rails: Rails(safety: config.safety).check(changes: changes, snapshot: snapshot),
                     warnings: work.warnings.sorted())
@@ -43,6 +41,8 @@ private struct PlanWork {
     var grantsByUser: [String: [ScopeRef: [String]]]?
     /// Members of each scope in the store or the files; built on first use (scope changes).
     var membersByScope: [ScopeRef: [String]]?
+    /// Where the files declare things; built on first use (a change or an access delta).
+    var declared: DeclarationSources?
 
     init(planner: Planner, desired: DesiredDirectory, snapshot: Snapshot) {
         self.planner = planner
@@ -62,12 +62,23 @@ private struct PlanWork {
         phases[phase, default: []].append(change)
     }
 
-    func source(_ key: String) -> String? {
-        desired.locations[key].map(\.description)
+    mutating func sources() -> DeclarationSources {
+        if let declared { return declared }
+        let sources = desired.sources()
+        declared = sources
+        return sources
     }
 
-    func memberSource(_ key: MembershipKey) -> String? {
-        desired.memberLocations[key].map(\.description)
+    /// Where the files declare something, as `path:line:col`; `find` looks it up in `sources()`.
+    mutating func source(_ find: (DeclarationSources) -> SourceLocation?) -> String? {
+        find(sources())?.description
+    }
+
+    /// Who gains and loses which permissions; none when no user is affected.
+    mutating func accessDelta() -> [AccessChange] {
+        guard !affectedUsers.isEmpty else { return [] }
+        return AccessResolver(catalogue: planner.config.permissions)
+            .delta(before: stored, after: want, users: affectedUsers, sources: sources())
     }
 
     func drifted(_ key: String) -> Bool {
@@ -90,7 +101,7 @@ private struct PlanWork {
             guard let role = want.roles[id] else { continue }
             let key = EntityKey.role(id)
             guard let old = stored.roles[id] else {
-                add(.roles, Change(action: .create, type: .role, id: id, after: .role(role), source: source(key)))
+                add(.roles, Change(action: .create, type: .role, id: id, after: .role(role), source: source { $0.role(id) }))
                 continue
             }
             if old != role {
@@ -98,7 +109,7 @@ private struct PlanWork {
                 affectedUsers.formUnion(holders)
                 add(.roles, Change(action: old.active ? .update : .reactivate, type: .role, id: id, before: .role(old),
                                    after: .role(role), risk: old.permissions == role.permissions ? .low : .medium,
-                                   drift: drifted(key), source: source(key)))
+                                   drift: drifted(key), source: source { $0.role(id) }))
             }
         }
         for id in stored.roles.keys.sorted() where want.roles[id] == nil {
@@ -138,7 +149,7 @@ private struct PlanWork {
             }
             affectedUsers.insert(new)
             add(.users, Change(action: .rename, type: .user, id: target.email, before: .user(before), after: .user(user),
-                               risk: .medium, source: source(EntityKey.user(new)), reason: "previousEmails lists \(before.email)"))
+                               risk: .medium, source: source { $0.user(new) }, reason: "previousEmails lists \(before.email)"))
         }
         guard !renamed.isEmpty else { return }
         for (key, membership) in stored.memberships {
@@ -154,7 +165,21 @@ private struct PlanWork {
 
     mutating func planUsers() {
         let settings = planner.config.invitations
-        for key in want.users.keys.sorted() {
+        // Most users are unchanged: find those that may change (on every core), then sort only them.
+        let (wanted, held, pending, now) = (want.users, stored.users, invitations, planner.now)
+        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
+        let found = Parallel.map(slices.count) { slice in
+            var candidates: [String] = []
+            var heldToo = 0
+            for (key, user) in slices[slice] {
+                let old = held[key]
+                if old != nil { heldToo += 1 }
+                if !Self.isUnchanged(key, user, old: old, invitations: pending, now: now) { candidates.append(key) }
+            }
+            return (candidates: candidates, heldToo: heldToo)
+        }
+        let storedAndWanted = found.reduce(0) { $0 + $1.heldToo }
+        for key in found.flatMap(\.candidates).sorted() {
             guard let user = want.users[key] else { continue }
             let entity = EntityKey.user(key)
             guard let old = stored.users[key] else {
@@ -163,7 +188,7 @@ private struct PlanWork {
                     var invited = user
                     invited.status = .invited
                     add(.users, Change(action: .invite, type: .user, id: user.email, after: .user(invited),
-                                       source: source(entity), invitation: invitationPlan(for: key)))
+                                       source: source { $0.user(key) }, invitation: invitationPlan(for: key)))
                 }
                 continue
             }
@@ -174,19 +199,19 @@ private struct PlanWork {
                 after.status = snapshot.everAccepted.contains(key) ? .active : .invited
                 let invitation = after.status == .invited ? invitationPlan(for: key) : nil
                 add(.users, Change(action: .reactivate, type: .user, id: user.email, before: .user(old), after: .user(after),
-                                   drift: drifted(entity), source: source(entity),
+                                   drift: drifted(entity), source: source { $0.user(key) },
                                    reason: invitation != nil ? "never accepted: invited anew" : nil, invitation: invitation))
             case (.invited, .active), (.active, .active):
                 if old.email != user.email || old.name != user.name {
                     var after = user
                     after.status = old.status
                     add(.users, Change(action: .update, type: .user, id: user.email, before: .user(old), after: .user(after),
-                                       drift: drifted(entity), source: source(entity)))
+                                       drift: drifted(entity), source: source { $0.user(key) }))
                 }
                 if old.status == .invited, let pending = invitations[key], pending.expiresAt <= planner.now {
                     if settings.reissueExpired && pending.reissueCount < settings.maxReissues {
                         add(.invitations, Change(action: .reissueInvitation, type: .invitation, id: user.email,
-                                                 source: source(entity),
+                                                 source: source { $0.user(key) },
                                                  reason: "expired; re-issue \(pending.reissueCount + 1) of \(settings.maxReissues)",
                                                  invitation: invitationPlan(for: key, replaces: pending.id)))
                     } else if settings.reissueExpired {
@@ -195,15 +220,45 @@ private struct PlanWork {
                     }
                 }
             case (.active, .inactive), (.invited, .inactive):
-                deactivate(old, reason: "declared inactive", source: source(entity))
+                deactivate(old, reason: "declared inactive", source: source { $0.user(key) })
             case (.inactive, .inactive), (_, .invited):
                 break
             }
         }
-        for key in stored.users.keys.sorted() where want.users[key] == nil {
-            guard let old = stored.users[key], old.status != .inactive else { continue }
+        // When every stored user is also in the files, none was removed from them.
+        guard storedAndWanted < stored.users.count else { return }
+        var removed: [String] = []
+        for (key, old) in stored.users where old.status != .inactive && want.users[key] == nil { removed.append(key) }
+        for key in removed.sorted() {
+            guard let old = stored.users[key] else { continue }
             deactivate(old, reason: "removed from the files", source: nil)
         }
+    }
+
+    /// True when `planUsers` has nothing to do for a declared user: stored with the same email
+    /// and name, and active in both or inactive in both, with no expired invitation to re-issue.
+    /// Keep in step with the cases of `planUsers`.
+    static func isUnchanged(_ key: String, _ user: UserState, old: UserState?, invitations: [String: PendingInvitation],
+                            now: Date) -> Bool {
+        guard let old, old.email == user.email, old.name == user.name else { return false }
+        switch (old.status, user.status) {
+        case (.inactive, .inactive), (.active, .active):
+            return true
+        case (.invited, .active):
+            guard let invitation = invitations[key] else { return true }
+            return invitation.expiresAt > now
+        default:
+            return false
+        }
+    }
+
+    /// The keys whose declared value is missing from the store or differs (found on every
+    /// core), sorted: most are unchanged, so only the others are sorted.
+    func changedKeys<Value: Equatable & Sendable>(_ wanted: [String: Value], stored held: [String: Value]) -> [String] {
+        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
+        return Parallel.map(slices.count) { slice in
+            slices[slice].compactMap { key, value in held[key] == value ? nil : key }
+        }.flatMap { $0 }.sorted()
     }
 
     mutating func deactivate(_ user: UserState, reason: String, source: String?) {
@@ -252,14 +307,14 @@ private struct PlanWork {
     // MARK: Customers and accounts
 
     mutating func planCustomers() {
-        for id in want.customers.keys.sorted() {
+        for id in changedKeys(want.customers, stored: stored.customers) {
             guard let customer = want.customers[id] else { continue }
             let entity = EntityKey.customer(id)
             guard let old = stored.customers[id] else {
                 if customer.active {
                     affectedUsers.insert(customer.owner)
                     add(.customers, Change(action: .create, type: .customer, id: id, customer: id, after: .customer(customer),
-                                           source: source(entity)))
+                                           source: source { $0.customer(id) }))
                 }
                 continue
             }
@@ -267,7 +322,7 @@ private struct PlanWork {
                          old: (old.name, old.owner, old.active, nil), new: (customer.name, customer.owner, customer.active, nil),
                          before: .customer(old), after: .customer(customer))
         }
-        for id in stored.customers.keys.sorted() where want.customers[id] == nil {
+        for id in stored.customers.keys.filter({ want.customers[$0] == nil }).sorted() {
             guard let old = stored.customers[id], old.active else { continue }
             var after = old
             after.active = false
@@ -279,14 +334,14 @@ private struct PlanWork {
     }
 
     mutating func planAccounts() {
-        for id in want.accounts.keys.sorted() {
+        for id in changedKeys(want.accounts, stored: stored.accounts) {
             guard let account = want.accounts[id] else { continue }
             let entity = EntityKey.account(id)
             guard let old = stored.accounts[id] else {
                 if account.active {
                     affectedUsers.insert(account.owner)
                     add(.accounts, Change(action: .create, type: .account, id: id, customer: account.customer, account: id,
-                                          after: .account(account), source: source(entity)))
+                                          after: .account(account), source: source { $0.account(id) }))
                 }
                 continue
             }
@@ -296,7 +351,7 @@ private struct PlanWork {
                          before: .account(old), after: .account(account),
                          serviceChanged: old.service != account.service)
         }
-        for id in stored.accounts.keys.sorted() where want.accounts[id] == nil {
+        for id in stored.accounts.keys.filter({ want.accounts[$0] == nil }).sorted() {
             guard let old = stored.accounts[id], old.active else { continue }
             var after = old
             after.active = false
@@ -314,7 +369,7 @@ private struct PlanWork {
                                before: EntityValue, after: EntityValue, serviceChanged: Bool = false) {
         let scope = ScopeRef(type == .customer ? .customer : .account, id)
         let drift = drifted(entity)
-        let src = source(entity)
+        let src = source { type == .customer ? $0.customer(id) : $0.account(id) }
         func change(_ action: ChangeAction, _ phase: Phase, risk: Risk, reason: String? = nil) -> Change {
             Change(action: action, type: type, id: id, customer: customer, account: account, before: before, after: after,
                    risk: risk, drift: drift, source: src, reason: reason)
@@ -377,11 +432,30 @@ private struct PlanWork {
     // MARK: Memberships
 
     mutating func planMemberships() {
-        // Most memberships are unchanged: find those that differ, then sort only them.
-        var changed: [MembershipKey] = []
-        for (key, membership) in want.memberships where stored.memberships[key] != membership { changed.append(key) }
+        // Most memberships are unchanged: find those that differ (on every core), then sort only them.
+        let wanted = want.memberships
+        let held = stored.memberships
+        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
+        let compared = Parallel.map(slices.count) { slice in
+            var changed: [MembershipKey] = []
+            var heldToo = 0
+            for (key, membership) in slices[slice] {
+                if let old = held[key] {
+                    heldToo += 1
+                    // The keys are equal: compare what they hold.
+                    if old.roles == membership.roles && old.expires == membership.expires { continue }
+                }
+                changed.append(key)
+            }
+            return (changed: changed, heldToo: heldToo)
+        }
+        let changed = compared.flatMap(\.changed)
+        let heldAndWanted = compared.reduce(0) { $0 + $1.heldToo }
+        // When every stored membership is also in the files, none was removed from them.
         var removed: [MembershipKey] = []
-        for key in stored.memberships.keys where want.memberships[key] == nil { removed.append(key) }
+        if heldAndWanted < held.count {
+            for key in held.keys where wanted[key] == nil { removed.append(key) }
+        }
         for key in changed.sorted() {
             guard let membership = want.memberships[key] else { continue }
             let entity = EntityKey.membership(key)
@@ -390,18 +464,18 @@ private struct PlanWork {
                 affectedUsers.insert(key.user)
                 add(.grants, Change(action: .grant, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, after: .membership(membership), drift: drifted(entity),
-                                    source: memberSource(key)))
+                                    source: source { $0.member(key) }))
                 continue
             }
             if old.roles != membership.roles {
                 affectedUsers.insert(key.user)
                 add(.grants, Change(action: .changeRoles, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, before: .membership(old), after: .membership(membership),
-                                    risk: .medium, drift: drifted(entity), source: memberSource(key)))
+                                    risk: .medium, drift: drifted(entity), source: source { $0.member(key) }))
             } else if old.expires != membership.expires {
                 add(.grants, Change(action: .update, type: .membership, id: membershipID(key), customer: customer,
                                     account: account, before: .membership(old), after: .membership(membership),
-                                    drift: drifted(entity), source: memberSource(key)))
+                                    drift: drifted(entity), source: source { $0.member(key) }))
             }
         }
         for key in removed.sorted() {
@@ -411,7 +485,7 @@ private struct PlanWork {
             let entity = EntityKey.membership(key)
             add(.revokes, Change(action: .revoke, type: .membership, id: membershipID(key), customer: customer,
                                  account: account, before: .membership(old), risk: .medium, drift: drifted(entity),
-                                 source: memberSource(key), reason: revokeReason(key)))
+                                 source: source { $0.member(key) }, reason: revokeReason(key)))
         }
     }
 

@@ -122,6 +122,14 @@ public struct MembershipKey: Hashable, Comparable, Codable, Sendable, CustomStri
 
     public var description: String { "\(user) in \(scope)" }
 
+    /// Compares the scope first: a scope id is usually short enough (15 bytes) to be stored
+    /// inline in the string, while an email lives on the heap. Dictionaries of 300,000
+    /// memberships compare a probed key with every occupied slot they pass, and most of those
+    /// differ in scope, so the email (a cache miss each) is read only for the slot that matches.
+    public static func == (lhs: MembershipKey, rhs: MembershipKey) -> Bool {
+        lhs.scope.id == rhs.scope.id && lhs.scope.kind == rhs.scope.kind && lhs.user == rhs.user
+    }
+
     public static func < (lhs: MembershipKey, rhs: MembershipKey) -> Bool {
         if lhs.scope != rhs.scope { return lhs.scope < rhs.scope }
         return lhs.user < rhs.user
