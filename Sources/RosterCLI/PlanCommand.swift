@@ -58,8 +58,9 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
         let snapshot: Snapshot
         // Waited for in every case, so that no read outlives the command.
         let read = early?.snapshot.value()
-        if let early, let read, early.path == sqlitePath(options: options, config: project.config,
-                                                         root: project.manifest.root, environment: environment) {
+        if let early, let read,
+           early.path == sqlitePath(stateURL(options: options, config: project.config, environment: environment),
+                                    root: project.manifest.root) {
             snapshot = read
         } else {
             // A new store, another kind of store, or a failed read: open it here, which creates
@@ -95,21 +96,11 @@ private func existingStorePath(options: GlobalOptions, environment: Environment)
     }
     let manifest = ManifestLoader(displayBase: environment.workingDirectory).load(configPath: configPath, documents: false)
     guard !manifest.diagnostics.hasErrors,
-          let path = sqlitePath(options: options, config: manifest.config, root: manifest.root, environment: environment),
+          let path = sqlitePath(stateURL(options: options, config: manifest.config, environment: environment),
+                                root: manifest.root), !path.isEmpty,
           let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue > 0
     else { return nil }
     return path
-}
-
-/// The path of the SQLite store `openStore` would open, or nil when it would open another kind.
-private func sqlitePath(options: GlobalOptions, config: Config, root: String, environment: Environment) -> String? {
-    let url = options.state ?? environment.variables["ROSTER_STATE"].flatMap { $0.isEmpty ? nil : $0 }
-        ?? config.state ?? "sqlite:.roster/state.db"
-    guard url.hasPrefix("sqlite:") else { return nil }
-    var path = String(url.dropFirst("sqlite:".count))
-    if path.hasPrefix("//") { path.removeFirst(2) }
-    guard !path.isEmpty else { return nil }
-    return path.hasPrefix("/") ? path : root + "/" + path
 }
 
 /// The plan in the format `--format` asks for; `command` is named in the hints of folded output.

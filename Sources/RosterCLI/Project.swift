@@ -63,16 +63,28 @@ func filesDigest(_ files: [String], base: String) -> String {
     return hex(hasher.finalize())
 }
 
-/// Opens the store named by `--state`, else `ROSTER_STATE`, else roster.yaml's `state`, else
-/// `sqlite:.roster/state.db`; a relative SQLite path is relative to the folder of roster.yaml.
-func openStore(options: GlobalOptions, config: Config?, root: String, environment: Environment) throws -> any StateStore {
-    let url = options.state ?? environment.variables["ROSTER_STATE"].flatMap { $0.isEmpty ? nil : $0 }
+/// The store's URL: `--state`, else `ROSTER_STATE`, else roster.yaml's `state`, else
+/// `sqlite:.roster/state.db`.
+func stateURL(options: GlobalOptions, config: Config?, environment: Environment) -> String {
+    options.state ?? environment.variables["ROSTER_STATE"].flatMap { $0.isEmpty ? nil : $0 }
         ?? config?.state ?? "sqlite:.roster/state.db"
-    if url.hasPrefix("sqlite:") {
-        var path = String(url.dropFirst("sqlite:".count))
-        if path.hasPrefix("//") { path.removeFirst(2) }
+}
+
+/// The file of a `sqlite:PATH` URL (a relative path is relative to `root`, the folder of
+/// roster.yaml); nil for another kind of URL, "" when it names no file.
+func sqlitePath(_ url: String, root: String) -> String? {
+    guard url.hasPrefix("sqlite:") else { return nil }
+    var path = String(url.dropFirst("sqlite:".count))
+    if path.hasPrefix("//") { path.removeFirst(2) }
+    guard !path.isEmpty else { return "" }
+    return path.hasPrefix("/") ? path : root + "/" + path
+}
+
+/// Opens the store at `stateURL`, creating it when new.
+func openStore(options: GlobalOptions, config: Config?, root: String, environment: Environment) throws -> any StateStore {
+    let url = stateURL(options: options, config: config, environment: environment)
+    if let path = sqlitePath(url, root: root) {
         guard !path.isEmpty else { throw CommandFailure(status: .usage, message: "the state URL 'sqlite:' names no file") }
-        if !path.hasPrefix("/") { path = root + "/" + path }
         let isNew = !FileManager.default.fileExists(atPath: path)
         do {
             let store = try SQLiteStore(path: path, random: environment.random)
