@@ -138,9 +138,10 @@ final class Background<Value: Sendable>: @unchecked Sendable {
         }
     }
 
-    /// The value of `body`, waiting for it when it is not ready yet; call once.
+    /// The value of `body`, waiting for it when it is not ready yet.
     func value() -> Value {
         done.wait()
+        done.signal()  // for the next caller
         guard let result else { preconditionFailure("Background finished without a value") }
         return result
     }

@@ -17,10 +17,27 @@ struct CommandFailure: Error {
 struct Project {
     var manifest: Manifest
     var environment: Environment
+    /// The desired state, built on another core while the files are validated.
+    private var desiredState: Background<DesiredDirectory>
 
     /// Loads and validates; prints diagnostics to stderr and fails with exit 3 when invalid.
     static func load(options: GlobalOptions, in environment: Environment) throws -> Project {
-        let checked = loadAndValidate(options: options, in: environment)
+        guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory) else {
+            try report(loadAndValidate(options: options, in: environment), environment: environment)
+            preconditionFailure("a missing roster.yaml is an error")
+        }
+        let today = Day(containing: environment.now())
+        let manifest = ManifestLoader(displayBase: environment.workingDirectory).load(configPath: configPath)
+        // Built from what loaded, valid or not (it never traps), and dropped when validation fails.
+        let desired = Background { DesiredDirectory(config: manifest.config, directory: manifest.directory, today: today) }
+        let validated = validate(manifest, today: today)
+        environment.releaseAtExit(desired.value())
+        try report(validated, environment: environment)
+        return Project(manifest: manifest, environment: environment, desiredState: desired)
+    }
+
+    /// Prints the diagnostics to stderr; fails with exit 3 when there are errors.
+    private static func report(_ checked: CheckedManifest, environment: Environment) throws {
         environment.releaseAtExit(checked)
         environment.stderr.write(TextReporter(color: false).renderDiagnostics(checked.diagnostics))
         if checked.diagnostics.hasErrors {
@@ -28,14 +45,13 @@ struct Project {
                                  message: "the files are invalid (\(plural(checked.diagnostics.filter(\.isError).count, "error"))); "
                                     + "fix them and run again ('roster validate' lists them)")
         }
-        return Project(manifest: checked.manifest, environment: environment)
     }
 
     var config: Config { manifest.config }
 
     /// The desired state as of today.
     func desired() -> DesiredDirectory {
-        DesiredDirectory(config: config, directory: manifest.directory, today: Day(containing: environment.now()))
+        desiredState.value()
     }
 
     /// The digest of the files and the commit they are at.

@@ -65,7 +65,11 @@ func loadAndValidate(options: GlobalOptions, in environment: Environment) -> Che
 
 /// Loads the project at `configPath` and runs every validation rule as of `today`.
 func checkManifest(configPath: String, displayBase: String, today: Day) -> CheckedManifest {
-    let manifest = ManifestLoader(displayBase: displayBase).load(configPath: configPath)
+    validate(ManifestLoader(displayBase: displayBase).load(configPath: configPath), today: today)
+}
+
+/// Runs every validation rule on a loaded project as of `today`.
+func validate(_ manifest: Manifest, today: Day) -> CheckedManifest {
     var validator = Validator(config: manifest.config, directory: manifest.directory, today: today)
     validator.checkReferences = !manifest.isIncomplete
     let diagnostics = (manifest.diagnostics + validator.run()).sorted()
