@@ -21,8 +21,8 @@ public enum TestStore: Sendable {
         return .postgres(url: url)
     }()
 
-    /// The server for PostgreSQL-only tests, or nil (with the reason printed) when none is given.
-    /// In CI (`CI` set) a missing server is a failure, never a skip.
+    /// The server for PostgreSQL-only tests. Without one the test is skipped, saying why; in CI
+    /// (`CI` set) a missing server is a failure, never a skip.
     public static func postgresServer(file: StaticString = #filePath, line: UInt = #line) throws -> String {
         let variables = ProcessInfo.processInfo.environment
         if let url = variables["ROSTER_TEST_POSTGRES"], !url.isEmpty { return url }
