@@ -47,6 +47,13 @@ public enum Fingerprint {
         return hash.value
     }
 
+    /// The hash of some text fields, for keys derived from names (such as a store's lock keys).
+    public static func text(_ fields: String...) -> Int64 {
+        var hash = FNV()
+        for field in fields { hash.add(field) }
+        return hash.value
+    }
+
     /// FNV-1a, 64 bits; every field ends with a separator byte so ("ab", "c") ≠ ("a", "bc").
     private struct FNV {
         private var state: UInt64 = 0xCBF2_9CE4_8422_2325

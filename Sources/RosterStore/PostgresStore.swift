@@ -225,11 +225,7 @@ public final class PostgresStore: SQLStore {
     /// A positive 64-bit advisory lock key for `purpose`, distinct for each schema: advisory
     /// locks are per database, and each schema is a store of its own.
     private func lockKey(_ purpose: String) -> Int64 {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in "roster:\(purpose):\(location.schema)".utf8 {
-            hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3
-        }
-        return Int64(hash >> 2)
+        Int64(UInt64(bitPattern: Fingerprint.text("roster", purpose, location.schema)) >> 2)
     }
 
     // MARK: Queries
