@@ -42,9 +42,9 @@ public enum TestStore: Sendable {
         "t_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(20)
     }
 
-    /// Opens the PostgreSQL store at `url` as a second process would.
-    public static func openPostgres(_ url: String) throws -> PostgresStore {
-        try PostgresStore(location: PostgresLocation(url: url, environment: [:]), random: SeededRandomSource(seed: 999))
+    /// Opens the PostgreSQL store at `url` as a second process would; `seed` makes a new store's lineage.
+    public static func openPostgres(_ url: String, seed: UInt64 = 999) throws -> PostgresStore {
+        try PostgresStore(location: PostgresLocation(url: url, environment: [:]), random: SeededRandomSource(seed: seed))
     }
 
     /// Drops a test's schema and everything in it.
@@ -82,8 +82,7 @@ public final class TestStores: Sendable {
             case .sqlite:
                 return try SQLiteStore(path: path, random: SeededRandomSource(seed: seed))
             case .postgres(let url):
-                return try PostgresStore(location: PostgresLocation(url: TestStore.url(url, schema: schema), environment: [:]),
-                                         random: SeededRandomSource(seed: seed))
+                return try TestStore.openPostgres(TestStore.url(url, schema: schema), seed: seed)
             }
         }
     }
