@@ -14,8 +14,8 @@ extension SQLStore {
 
     /// The stored directory in six bulk queries, with what changed outside roster marked as drift:
     /// each row keeps the fingerprint of what roster last wrote (`applied`). Users are read first
-    /// and their keys kept by id, so owners and members need no join (one string per user, not
-    /// one per row).
+    /// and their keys kept by id, so owners, members and invitations need no join (one string per
+    /// user, not one per row).
     static func snapshot(_ session: any SQLSession, backend: String) throws -> Snapshot {
         var snapshot = Snapshot(store: try storeInfo(session, backend: backend))
         var state = DirectoryState()
@@ -85,11 +85,10 @@ extension SQLStore {
             if try row.optionalInteger(5) != Fingerprint.membership(membership) { drifted.insert(EntityKey.membership(key)) }
         }
         try session.forEachRow("""
-            SELECT i.id, u.email_key, i.expires_epoch, i.reissue_count
-            FROM invitations i JOIN users u ON u.id = i.user_id
-            WHERE i.accepted_at IS NULL AND i.revoked_at IS NULL
+            SELECT id, user_id, expires_epoch, reissue_count FROM invitations
+            WHERE accepted_at IS NULL AND revoked_at IS NULL
             """, []) { row in
-            let invitation = PendingInvitation(id: try row.text(0), user: try row.text(1),
+            let invitation = PendingInvitation(id: try row.text(0), user: try userKey(try row.integer(1)),
                                                expiresAt: Date(timeIntervalSince1970: try row.real(2)),
                                                reissueCount: Int(try row.integer(3)))
             snapshot.invitations[invitation.user] = invitation
