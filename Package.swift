@@ -12,6 +12,7 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // libyaml from the system (Debian: libyaml-dev), read through its event API.
@@ -34,14 +35,29 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
-        // Invitation delivery channels.
-        .target(name: "RosterDelivery", dependencies: ["RosterCore", "RosterStore"]),
-        // Commands, reporters and exit codes.
+        // Invitation delivery channels (file, webhook, sendmail) behind Core's DeliveryChannel.
         .target(
-            name: "RosterCLI",
+            name: "RosterDelivery",
+            dependencies: [
+                "RosterCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // The use cases the CLI (and a server) share: locating stores, loading projects,
+        // apply, delivery, invitations; typed errors. Never prints.
+        .target(
+            name: "RosterApp",
             dependencies: [
                 "RosterCore", "RosterManifest", "RosterStore", "RosterDelivery",
                 .product(name: "Crypto", package: "swift-crypto"),
+            ]
+        ),
+        // Commands, renderers and exit codes: parse → call RosterApp → render.
+        .target(
+            name: "RosterCLI",
+            dependencies: [
+                "RosterCore", "RosterManifest", "RosterStore", "RosterDelivery", "RosterApp",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,7 +71,8 @@ let package = Package(
         // ROSTER_RECORD=1 can rewrite them in place.
         .testTarget(
             name: "RosterCLITests",
-            dependencies: ["RosterCLI", "RosterManifest", "RosterCore", "RosterStore", "RosterTestSupport"],
+            dependencies: ["RosterCLI", "RosterApp", "RosterDelivery", "RosterManifest", "RosterCore", "RosterStore",
+                           "RosterTestSupport"],
             exclude: ["Golden", "Fixtures"]
         ),
     ]

@@ -1,17 +1,10 @@
 import ArgumentParser
 import Foundation
 import RosterCore
-import RosterDelivery
+import RosterApp
 import RosterStore
 
-/// The safety rails `--allow` can lift (SPEC §5.3).
-enum RailName: String, ExpressibleByArgument, CaseIterable {
-    case massDeactivation = "mass-deactivation"
-    case massRemoval = "mass-removal"
-    case ownershipTransfer = "ownership-transfer"
-    case customerDeactivation = "customer-deactivation"
-    case accountMove = "account-move"
-}
+extension Rail: ExpressibleByArgument {}
 
 /// `roster apply`: apply a fresh or saved plan in one transaction.
 struct ApplyCommand: ParsableCommand, RosterRunnable {
@@ -36,7 +29,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         """
     )
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var options: GlobalOptions<TextOnly>
 
     @Argument(help: ArgumentHelp("A plan saved with 'roster plan --out'.", valueName: "planfile"))
     var planFile: String?
@@ -45,7 +38,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
     var autoApprove = false
 
     @Option(name: .customLong("allow"), help: ArgumentHelp("Lift a safety rail for this apply; repeatable.", valueName: "rail"))
-    var allowed: [RailName] = []
+    var allowed: [Rail] = []
 
     @Option(help: ArgumentHelp("How long to wait for another apply's lock, e.g. 30s or 2m (default: do not wait).",
                                valueName: "duration"))
@@ -58,101 +51,36 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         if let lockTimeout, DurationSyntax.seconds(parsing: lockTimeout) == nil, lockTimeout != "0" {
             throw ValidationError("--lock-timeout takes a duration such as 30s, 5m or 1h, not '\(lockTimeout)'")
         }
-        if options.format != .text {
-            throw ValidationError("apply prints text; use 'roster plan --format \(options.format.rawValue)' for other formats")
-        }
     }
 
     func run(in environment: Environment) throws -> ExitStatus {
         let interactive = environment.stdinIsTerminal && !autoApprove
-        guard autoApprove || planFile != nil || environment.stdinIsTerminal else {
-            throw CommandFailure.refused("apply needs approval: run it on a terminal to answer the prompt, "
-                                         + "pass --auto-approve, or apply a saved plan ('roster apply plan.json'); nothing was changed")
-        }
+        guard autoApprove || planFile != nil || environment.stdinIsTerminal else { throw RosterError.approvalRequired }
         let saved = try planFile.map { try readPlan($0, in: environment) }
-        let project = try Project.load(options: options, in: environment)
-        let store = try openStore(options: options, config: project.config, root: project.manifest.root,
-                                  environment: environment)
-        let actorName = resolveActor(actor, environment: environment)
-        let holder = LockHolder(host: ProcessInfo.processInfo.hostName, pid: getpid(), actor: actorName,
-                                since: Timestamp.string(environment.now()))
-        let timeout = TimeInterval(lockTimeout.flatMap(DurationSyntax.seconds(parsing:)) ?? 0)
-        let outcome: ApplyOutcome?
-        do {
-            outcome = try store.withApplyLock(holder: holder, timeout: timeout) { () throws -> ApplyOutcome? in
-                let plan: Plan
-                if let saved {
-                    plan = saved
-                } else {
-                    // The files' desired state and digest are built on another core while the store is read.
-                    let fromFiles = Background { (project.desired(), project.desiredInfo()) }
-                    let snapshot = try store.snapshot()
-                    let (desired, info) = fromFiles.value()
-                    plan = project.planner().plan(desired: desired, snapshot: snapshot, info: info)
-                }
-                environment.stdout.write(renderPlan(plan, options: options, environment: environment))
-                guard !plan.isEmpty else { return nil }
-                let allowedNames = Set(allowed.map(\.rawValue))
-                let blocked = plan.blockedRails.filter { !allowedNames.contains($0.rail) }
-                guard blocked.isEmpty else {
-                    throw CommandFailure.refused("blocked by safety rails: "
-                        + blocked.map { "\($0.rail) (\($0.message))" }.joined(separator: "; ")
-                        + "; review the plan, then pass " + blocked.map { "--allow \($0.rail)" }.joined(separator: " "))
-                }
-                if interactive {
-                    environment.stdout.write("\nApply these changes? Only 'yes' is accepted: ")
-                    guard environment.readLine()?.trimmingCharacters(in: .whitespaces) == "yes" else {
-                        throw CommandFailure.refused("apply cancelled; nothing was changed")
-                    }
-                }
-                let context = ApplyContext(actor: actorName, commit: plan.desired.commit, now: environment.now(),
-                                           random: environment.random, invitations: project.config.invitations)
-                return try store.apply(plan, context: context)
-            }
-        } catch let error as StoreError {
-            switch error {
-            case .lockHeld, .stalePlan: throw CommandFailure.refused(error.description)
-            default: throw CommandFailure.runtime(error.description)
-            }
-        }
-        guard let outcome else { return .success }
+        let project = try options.project(environment)
+        let store = try options.openStore(config: project.config, root: project.root, environment)
+        let request = ApplyRequest(savedPlan: saved, allowed: Set(allowed),
+                                   lockTimeout: TimeInterval(lockTimeout.flatMap(DurationSyntax.seconds(parsing:)) ?? 0),
+                                   actor: environment.app.actor(actor))
+        let result = try ApplyService(project: project, store: store, environment: environment.app).apply(request, show: { plan in
+            environment.stdout.write(renderPlan(plan, options: options, environment: environment))
+        }, approve: { _ in
+            guard interactive else { return true }
+            environment.stdout.write("\nApply these changes? Only 'yes' is accepted: ")
+            return environment.readLine()?.trimmingCharacters(in: .whitespaces) == "yes"
+        })
+        guard case .applied(_, let outcome) = result else { return .success }
         environment.stdout.write("\nApply complete: \(plural(outcome.applied, "change")) applied; the store is at serial \(outcome.serial).\n")
-        // Also retries what an earlier apply left undelivered; prints nothing when there is nothing.
-        deliver(store: store, config: project.config, root: project.manifest.root, environment: environment)
+        // Also retries what an earlier apply left due; prints nothing when there is nothing.
+        deliverAfterCommit(store: store, settings: project.config.invitations, root: project.root, environment: environment)
         return .success
     }
 
-    private func readPlan(_ file: String, in environment: Environment) throws -> Plan {
-        let path = file.hasPrefix("/") ? file : environment.workingDirectory + "/" + file
+    private func readPlan(_ file: String, in environment: Environment) throws(RosterError) -> Plan {
         do {
-            return try Plan.read(json: Data(contentsOf: URL(fileURLWithPath: path)))
+            return try Plan.read(json: Data(contentsOf: URL(fileURLWithPath: environment.app.absolute(file))))
         } catch {
-            throw CommandFailure(status: .usage, message: "cannot read the saved plan '\(file)': \(error.localizedDescription); "
-                                 + "save one with 'roster plan --out \(file)'")
+            throw .unreadablePlan(file: file, reason: error.localizedDescription)
         }
-    }
-}
-
-/// Delivers pending invitation messages and says what happened; never fails the command.
-@discardableResult
-func deliver(store: any StateStore, config: Config, root: String, environment: Environment) -> DeliveryReport {
-    let channel: any DeliveryChannel
-    switch config.invitations.delivery {
-    case .file(let path):
-        channel = FileDelivery(folder: path.hasPrefix("/") ? path : root + "/" + path)
-    case .webhook, .sendmail:
-        environment.stderr.write("warning: this build delivers invitations to files only; messages stay in the outbox\n")
-        return DeliveryReport()
-    }
-    do {
-        let report = try Deliverer(store: store, channel: channel).deliverPending(now: environment.now)
-        if report.delivered > 0 { environment.stdout.write("Delivered \(plural(report.delivered, "invitation")).\n") }
-        for failure in report.failed {
-            environment.stderr.write("warning: delivery failed for \(failure); 'roster deliver' retries\n")
-        }
-        return report
-    } catch {
-        environment.stderr.write("warning: delivery stopped: \(error); 'roster deliver' retries\n")
-        return DeliveryReport()
     }
 }

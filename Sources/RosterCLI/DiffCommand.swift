@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RosterApp
 import RosterCore
 import RosterManifest
 
@@ -22,7 +23,7 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
         """
     )
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var options: GlobalOptions<PlanFormats>
 
     @Option(help: ArgumentHelp("The revision to compare from (a commit, branch or tag).", valueName: "rev"))
     var from: String
@@ -30,22 +31,16 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
     @Option(help: ArgumentHelp("The revision to compare to (default: the working tree).", valueName: "rev"))
     var to: String?
 
-    func validate() throws {
-        if options.format == .github {
-            throw ValidationError("diff supports --format text, json or markdown")
-        }
-    }
-
     func run(in environment: Environment) throws -> ExitStatus {
         guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory),
               let realConfig = realPath(configPath) else {
-            throw CommandFailure(status: .invalidFiles, message: Problem.configNotFound(searched: environment.workingDirectory).message)
+            throw RosterError.configNotFound(searched: environment.workingDirectory)
         }
         let configFolder = (realConfig as NSString).deletingLastPathComponent
         let configName = (realConfig as NSString).lastPathComponent
         let git = Git(folder: configFolder)
         guard let top = git.topLevel.flatMap(realPath) else {
-            throw CommandFailure.runtime("\(configFolder) is not in a git repository; 'roster diff' compares git revisions")
+            throw RosterError.notInRepository(folder: configFolder)
         }
         let folderInRepo = relative(configFolder, to: top) ?? ""
         let cwdInRepo = realPath(environment.workingDirectory).flatMap { relative($0, to: top) }
@@ -57,22 +52,22 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
         /// The files at `revision` (the working tree when nil), checked, with their digest.
         func load(_ revision: String?, label: String) throws -> (checked: CheckedManifest, digest: String) {
             guard let revision else {
-                let checked = checkManifest(configPath: realConfig, displayBase: environment.workingDirectory, today: today)
+                let checked = ProjectLoader.check(configPath: realConfig, displayBase: environment.workingDirectory, today: today)
                 return (checked, filesDigest([checked.manifest.configFile] + checked.manifest.files,
                                              base: environment.workingDirectory))
             }
             guard let commit = commits[revision] ?? git.commit(revision) else {
-                throw CommandFailure(status: .usage, message: "revision '\(revision)' does not exist in the repository at \(top)")
+                throw RosterError.unknownRevision(revision: revision, repository: top)
             }
             let tree = scratch + "/" + label
             do {
                 try Git(folder: top).extract(commit: commit, path: folderInRepo, into: tree)
             } catch let failure as Git.Failure {
-                throw CommandFailure.runtime("cannot read the files of '\(revision)': \(failure.message)")
+                throw RosterError.cannotReadRevision(revision: revision, reason: failure.message)
             }
             let base = cwdInRepo.map { $0.isEmpty ? tree : tree + "/" + $0 } ?? tree
             commits[revision] = commit
-            var checked = checkManifest(configPath: tree + (folderInRepo.isEmpty ? "" : "/" + folderInRepo) + "/" + configName,
+            var checked = ProjectLoader.check(configPath: tree + (folderInRepo.isEmpty ? "" : "/" + folderInRepo) + "/" + configName,
                                         displayBase: base, today: today)
             let digest = filesDigest([checked.manifest.configFile] + checked.manifest.files, base: base)
             // Name the revision in every location, git's REV:path way.
@@ -97,14 +92,13 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
         let diagnostics = (old.diagnostics.filter(\.isError) + new.diagnostics).sorted()
         environment.stderr.write(TextReporter(color: false).renderDiagnostics(diagnostics))
         if diagnostics.hasErrors {
-            throw CommandFailure(status: .invalidFiles, message: "the files are invalid at "
-                + [old.diagnostics.hasErrors ? from : nil, new.diagnostics.hasErrors ? (to ?? "the working tree") : nil]
-                    .compactMap { $0 }.joined(separator: " and ") + "; fix them to see the diff")
+            throw RosterError.invalidFilesAt(revisions: [old.diagnostics.hasErrors ? from : nil,
+                                                         new.diagnostics.hasErrors ? (to ?? "the working tree") : nil].compactMap { $0 })
         }
         let before = DesiredDirectory(config: old.manifest.config, directory: old.manifest.directory, today: today)
         let after = DesiredDirectory(config: new.manifest.config, directory: new.manifest.directory, today: today)
         // The store as if the --from files had been applied and every invitation accepted.
-        let snapshot = Snapshot(store: StoreInfo(backend: "git", lineage: commits[from] ?? from, serial: 0),
+        let snapshot = Snapshot(store: .revision(commits[from] ?? from),
                                 state: before.state, everAccepted: Set(before.state.users.keys))
         let info = DesiredInfo(digest: digest, commit: to.flatMap { commits[$0] } ?? git.commit("HEAD"))
         let plan = Planner(config: new.manifest.config, now: environment.now())

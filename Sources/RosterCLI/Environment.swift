@@ -1,4 +1,5 @@
 import Foundation
+import RosterApp
 import RosterCore
 
 /// Where a command writes text: the process's stdout or stderr, or a buffer in tests.
@@ -47,6 +48,8 @@ public struct Environment: Sendable {
     public var now: @Sendable () -> Date
     /// Where invitation tokens, ids and a new store's lineage come from.
     public var random: any RandomSource
+    /// Whether stderr is a terminal (progress of long work is shown only there).
+    public var stderrIsTerminal = false
     /// Whether stdin is a terminal (apply asks for approval only there).
     public var stdinIsTerminal: Bool
     /// Reads one line of stdin; nil at end of input.
@@ -83,10 +86,22 @@ public struct Environment: Sendable {
                     stdinIsTerminal: isatty(STDIN_FILENO) == 1,
                     readLine: { Swift.readLine() })
             .exitingAfterCommand()
+            .withTerminalStderr(isatty(STDERR_FILENO) == 1)
     }
 }
 
 extension Environment {
+    /// What the application layer sees of this environment (no streams, no terminal).
+    var app: AppEnvironment {
+        AppEnvironment(workingDirectory: workingDirectory, variables: variables, now: now, random: random)
+    }
+
+    func withTerminalStderr(_ isTerminal: Bool) -> Environment {
+        var copy = self
+        copy.stderrIsTerminal = isTerminal
+        return copy
+    }
+
     func exitingAfterCommand() -> Environment {
         var copy = self
         copy.exitsAfterCommand = true

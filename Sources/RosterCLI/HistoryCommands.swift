@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterCore
+import RosterApp
 import RosterStore
 
 /// `roster history`: the audit log.
@@ -14,23 +15,22 @@ struct HistoryCommand: ParsableCommand, RosterRunnable {
           roster history --since 2026-11-01 --format json
         """)
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var options: GlobalOptions<TextOrJSON>
     @Option(help: ArgumentHelp("Only records about this user.", valueName: "email")) var user: String?
     @Option(help: ArgumentHelp("Only records from this UTC day on (YYYY-MM-DD).", valueName: "date")) var since: String?
 
     func validate() throws {
-        try options.require(.text, .json, for: "history")
         if let since, Day(parsing: since) == nil {
             throw ValidationError("--since takes a date written YYYY-MM-DD, not '\(since)'")
         }
     }
 
     func run(in environment: Environment) throws -> ExitStatus {
-        let (store, _, _) = try InvitationsCommand.store(options, environment)
+        let (_, store) = try options.settingsAndStore(environment)
         let from = since.flatMap(Day.init(parsing:)).map(\.startDate)
-        let records = try runtime { try store.auditRecords(afterSerial: nil, user: user, since: from) }
-        if options.format == .json {
-            environment.stdout.write(encodeJSON(records))
+        let records = try storeCall { try store.auditRecords(afterSerial: nil, user: user, since: from) }
+        if options.output == .json {
+            environment.stdout.write(try CanonicalJSON.pretty(records))
             return .success
         }
         if records.isEmpty { environment.stdout.write("No history.\n") }
@@ -56,15 +56,15 @@ struct AuditCommand: ParsableCommand {
             abstract: "Recompute the audit log's hash chain; exit 1 when a record was changed or removed.",
             discussion: "Example:\n  roster audit verify")
 
-        @OptionGroup var options: GlobalOptions
-
-        func validate() throws {
-            try options.require(.text, for: "audit verify")
-        }
+        @OptionGroup var options: GlobalOptions<TextOrJSON>
 
         func run(in environment: Environment) throws -> ExitStatus {
-            let (store, _, _) = try InvitationsCommand.store(options, environment)
-            let result = try runtime { try store.verifyAudit() }
+            let (_, store) = try options.settingsAndStore(environment)
+            let result = try storeCall { try store.verifyAudit() }
+            if options.output == .json {
+                environment.stdout.write(try CanonicalJSON.pretty(AuditVerificationJSON(result)))
+                return result.firstBroken == nil ? .success : .runtimeError
+            }
             if let broken = result.firstBroken {
                 environment.stderr.write("error: the audit log was rewritten at record \(broken): \(result.reason ?? "")\n")
                 return .runtimeError
@@ -72,6 +72,21 @@ struct AuditCommand: ParsableCommand {
             environment.stdout.write("The audit log is intact: \(plural(result.records, "record")) verified.\n")
             return .success
         }
+    }
+}
+
+/// `roster audit verify --format json`.
+private struct AuditVerificationJSON: Encodable {
+    var intact: Bool
+    var records: Int
+    var firstBroken: Int?
+    var reason: String?
+
+    init(_ result: AuditVerification) {
+        intact = result.firstBroken == nil
+        records = result.records
+        firstBroken = result.firstBroken
+        reason = result.reason
     }
 }
 

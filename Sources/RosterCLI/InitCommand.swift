@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import RosterApp
 
 /// `roster init [--directory DIR]`: a new project that validates and plans at once.
 struct InitCommand: ParsableCommand, RosterRunnable {
@@ -19,15 +20,12 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         """
     )
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var options: GlobalOptions<TextOnly>
 
     @Option(help: ArgumentHelp("The folder to create the project in (default: the current folder).", valueName: "dir"))
     var directory: String?
 
     func validate() throws {
-        if options.format != .text {
-            throw ValidationError("init prints text only")
-        }
         if options.config != nil || options.state != nil {
             throw ValidationError("init writes roster.yaml into --directory; --config and --state do not apply")
         }
@@ -46,9 +44,7 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         let existing = InitTemplate.files.map(\.path)
             .filter { exists(folder + "/" + $0) && !($0 == ".gitignore" && originalGitignore != nil) }
         guard existing.isEmpty else {
-            throw CommandFailure.runtime("refusing to overwrite \(existing.map { "'\(shown($0))'" }.joined(separator: ", ")); "
-                                         + "nothing was written. Move \(existing.count == 1 ? "it" : "them") away, "
-                                         + "or create the project elsewhere with --directory DIR")
+            throw RosterError.refusingToOverwrite(paths: existing.map(shown))
         }
         var created: [String] = []
         do {
@@ -71,8 +67,7 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         } catch {
             for path in created { try? manager.removeItem(atPath: path) }
             if let original = originalGitignore { try? original.write(to: URL(fileURLWithPath: gitignore)) }
-            throw CommandFailure.runtime("cannot create the project in '\(given)': \(error.localizedDescription); "
-                                         + "nothing was kept")
+            throw RosterError.cannotCreateProject(folder: given, reason: error.localizedDescription)
         }
 
         var text = "Created a roster project\(given == "." ? "" : " in \(given)"):\n"

@@ -32,7 +32,7 @@ struct PlanGroup {
 }
 
 /// How a part of a line is styled; the text renderer turns styles into ANSI colour.
-enum LineStyle { case addition, change, removal, high, medium, strong }
+enum LineStyle { case addition, change, removal, high, medium, strong, note }
 
 /// One change as a reader sees it; user values already made visible (control characters escaped).
 struct ChangeLine {

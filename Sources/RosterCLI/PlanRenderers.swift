@@ -4,8 +4,21 @@ import RosterCore
 /// One output format for plans; every format sits behind this protocol.
 protocol PlanRenderer {
     /// The `--format` value that selects this renderer.
-    static var identifier: String { get }
+    static var identifier: OutputFormat { get }
     func render(_ plan: Plan) -> String
+}
+
+/// Every plan renderer, resolved by identifier (`--format`) in one place; `PlanFormats` lists
+/// the formats offered, text stands for any other.
+enum PlanRenderers {
+    /// `command` is named in the hints of folded output (`roster plan`, `roster diff`).
+    static func renderer(for format: OutputFormat, color: Bool, command: String) -> any PlanRenderer {
+        switch format {
+        case JSONPlanRenderer.identifier: return JSONPlanRenderer()
+        case MarkdownPlanRenderer.identifier: return MarkdownPlanRenderer(command: command)
+        default: return TextPlanRenderer(color: color, command: command)
+        }
+    }
 }
 
 // MARK: - Text
@@ -13,7 +26,7 @@ protocol PlanRenderer {
 /// For a reviewer at a terminal: blocked rails, warnings, changes grouped by customer and
 /// account with the riskiest first, the access delta, and the summary line last.
 struct TextPlanRenderer: PlanRenderer {
-    static let identifier = "text"
+    static let identifier = OutputFormat.text
     /// Access rows shown before pointing at `--format json`, so a huge plan stays readable.
     static let accessRowLimit = 200
     var color: Bool
@@ -25,8 +38,8 @@ struct TextPlanRenderer: PlanRenderer {
         let blocked = plan.blockedRails
         if !blocked.isEmpty {
             sections.append(blocked.map { rail in
-                "\(paint("BLOCKED", .high)) \(PlanText.visible(rail.rail)): \(PlanText.visible(rail.message)); "
-                    + "apply needs --allow \(PlanText.visible(rail.rail))\n"
+                "\(paint("BLOCKED", .high)) \(rail.rail.rawValue): \(PlanText.visible(rail.message)); "
+                    + "apply needs --allow \(rail.rail.rawValue)\n"
             }.joined())
         }
         if !plan.warnings.isEmpty {
@@ -88,17 +101,7 @@ struct TextPlanRenderer: PlanRenderer {
     }
 
     private func paint(_ text: String, _ style: LineStyle) -> String {
-        guard color else { return text }
-        let code: String
-        switch style {
-        case .addition: code = "32"
-        case .change: code = "33"
-        case .removal: code = "31"
-        case .high: code = "1;31"
-        case .medium: code = "1;33"
-        case .strong: code = "1"
-        }
-        return "\u{1B}[\(code)m\(text)\u{1B}[0m"
+        Paint.style(text, style, enabled: color)
     }
 }
 
@@ -107,7 +110,7 @@ struct TextPlanRenderer: PlanRenderer {
 /// A pull-request comment: summary, blocked rails, high-risk changes, who gains and loses
 /// access, then every change folded away; always shorter than `limit` characters.
 struct MarkdownPlanRenderer: PlanRenderer {
-    static let identifier = "markdown"
+    static let identifier = OutputFormat.markdown
     var limit = 60_000
     /// The command that made the plan, named in the heading and in "run … --format json" hints.
     var command = "roster plan"
@@ -169,7 +172,7 @@ struct MarkdownPlanRenderer: PlanRenderer {
     private func head(_ plan: Plan) -> String {
         var text = "### \(command)\n\n**\(PlanText.markdown(plan.summary.line))**\n\n"
         // `roster diff` plans from a revision of the files, not from a store.
-        text += (plan.store.backend == "git"
+        text += (plan.store.isGitRevision
             ? "From the files at commit \(PlanText.code(plan.store.lineage)) to the files "
             : "Against the \(PlanText.markdown(plan.store.backend)) store "
                 + "(lineage \(PlanText.code(plan.store.lineage)), serial \(plan.store.serial)); files ")
@@ -190,8 +193,8 @@ struct MarkdownPlanRenderer: PlanRenderer {
         return "#### Blocked safety rails\n\n`roster apply` refuses this plan unless each of these is allowed:\n\n"
             + "| rail | why | to allow |\n|---|---|---|\n"
             + blocked.map { rail in
-                "| \(PlanText.markdown(rail.rail)) | \(PlanText.markdown(rail.message)) "
-                    + "| \(PlanText.cell(PlanText.code("--allow \(rail.rail)"))) |\n"
+                "| \(PlanText.markdown(rail.rail.rawValue)) | \(PlanText.markdown(rail.message)) "
+                    + "| \(PlanText.cell(PlanText.code("--allow \(rail.rail.rawValue)"))) |\n"
             }.joined()
             + "\n"
     }
@@ -288,10 +291,9 @@ private struct FoldableList {
 
 /// The saved-plan format (SPEC §4.3): stable keys and order, byte-identical for the same inputs.
 struct JSONPlanRenderer: PlanRenderer {
-    static let identifier = "json"
+    static let identifier = OutputFormat.json
 
     func render(_ plan: Plan) -> String {
-        guard let data = try? plan.jsonData() else { return "{}\n" }
-        return String(decoding: data, as: UTF8.self)
+        String(decoding: plan.jsonData(), as: UTF8.self)
     }
 }

@@ -19,13 +19,25 @@ struct ValidationReport {
 /// One output format for diagnostics; every format sits behind this protocol.
 protocol DiagnosticReporter {
     /// The `--format` value that selects this reporter.
-    static var identifier: String { get }
-    func render(_ report: ValidationReport) -> String
+    static var identifier: OutputFormat { get }
+    func render(_ report: ValidationReport) throws -> String
+}
+
+/// Every diagnostic reporter, resolved by identifier (`--format`) in one place.
+enum DiagnosticReporters {
+    /// The reporter for `format`; `DiagnosticFormats` lists the formats offered, text for any other.
+    static func reporter(for format: OutputFormat, color: Bool) -> any DiagnosticReporter {
+        switch format {
+        case JSONReporter.identifier: return JSONReporter()
+        case GitHubReporter.identifier: return GitHubReporter()
+        default: return TextReporter(color: color)
+        }
+    }
 }
 
 /// `path:line:col: severity: message [code]`, with notes beneath, and a summary line.
 struct TextReporter: DiagnosticReporter {
-    static let identifier = "text"
+    static let identifier = OutputFormat.text
     var color: Bool
 
     func render(_ report: ValidationReport) -> String {
@@ -44,23 +56,23 @@ struct TextReporter: DiagnosticReporter {
     func renderDiagnostics(_ diagnostics: [Diagnostic]) -> String {
         var out = ""
         for diagnostic in diagnostics {
-            let label = diagnostic.severity == .error ? paint("error:", "31") : paint("warning:", "33")
+            let label = diagnostic.severity == .error ? paint("error:", .high) : paint("warning:", .medium)
             out += "\(diagnostic.location): \(label) \(diagnostic.message) [\(diagnostic.code.rawValue)]\n"
             for note in diagnostic.notes {
-                out += "\(note.location): \(paint("note:", "36")) \(note.message)\n"
+                out += "\(note.location): \(paint("note:", .note)) \(note.message)\n"
             }
         }
         return out
     }
 
-    private func paint(_ text: String, _ code: String) -> String {
-        color ? "\u{1B}[1;\(code)m\(text)\u{1B}[0m" : text
+    private func paint(_ text: String, _ style: LineStyle) -> String {
+        Paint.style(text, style, enabled: color)
     }
 }
 
 /// A stable JSON document: `formatVersion`, `diagnostics`, `summary`; keys sorted.
 struct JSONReporter: DiagnosticReporter {
-    static let identifier = "json"
+    static let identifier = OutputFormat.json
 
     struct Output: Encodable {
         struct Note: Encodable {
@@ -87,7 +99,7 @@ struct JSONReporter: DiagnosticReporter {
         var summary: Summary
     }
 
-    func render(_ report: ValidationReport) -> String {
+    func render(_ report: ValidationReport) throws -> String {
         let output = Output(
             diagnostics: report.diagnostics.map { d in
                 Output.Item(file: d.location.file, line: d.location.line, column: d.location.column,
@@ -101,21 +113,13 @@ struct JSONReporter: DiagnosticReporter {
                                     customers: report.customers, accounts: report.accounts,
                                     errors: report.errors, warnings: report.warnings,
                                     referencesChecked: report.referencesChecked))
-        return encodeJSON(output)
+        return try CanonicalJSON.pretty(output)
     }
-}
-
-/// Encodes with sorted keys and a trailing newline, so equal values give equal bytes.
-func encodeJSON<T: Encodable>(_ value: T) -> String {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    guard let data = try? encoder.encode(value) else { return "{}\n" }
-    return String(decoding: data, as: UTF8.self) + "\n"
 }
 
 /// GitHub Actions workflow commands: `::error file=…,line=…,col=…,title=…::message`.
 struct GitHubReporter: DiagnosticReporter {
-    static let identifier = "github"
+    static let identifier = OutputFormat.github
 
     func render(_ report: ValidationReport) -> String {
         var out = ""

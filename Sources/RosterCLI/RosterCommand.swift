@@ -1,16 +1,57 @@
 import ArgumentParser
 import Foundation
+import RosterApp
+import RosterCore
 
-/// roster's version, printed by `roster version` and `roster --version`.
-public let rosterVersion = "0.1.0"
-
-/// The output formats of `--format`; each command says which it supports.
-enum OutputFormat: String, ExpressibleByArgument, CaseIterable, Sendable {
+/// Every output format of `--format`; each command prints only some (its `FormatSet`).
+enum OutputFormat: String, CaseIterable, Sendable {
     case text, json, markdown, github
 }
 
+/// The formats one command prints: its `--help` lists exactly these, and any other
+/// `--format` is refused before the command runs, worded in one place.
+protocol FormatSet {
+    static var formats: [OutputFormat] { get }
+}
+
+enum TextOnly: FormatSet { static let formats: [OutputFormat] = [.text] }
+enum TextOrJSON: FormatSet { static let formats: [OutputFormat] = [.text, .json] }
+enum PlanFormats: FormatSet { static let formats: [OutputFormat] = [.text, .json, .markdown] }
+enum DiagnosticFormats: FormatSet { static let formats: [OutputFormat] = [.text, .json, .github] }
+
+extension FormatSet {
+    /// "text, json or markdown".
+    static var list: String {
+        let names = formats.map(\.rawValue)
+        return names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " or " + (names.last ?? "")
+    }
+}
+
+/// What every command's options offer, whatever its formats.
+protocol CommonOptions {
+    var config: String? { get }
+    var state: String? { get }
+    var output: OutputFormat { get }
+    var noColor: Bool { get }
+}
+
+extension CommonOptions {
+    /// Colour only on a terminal, never with `--no-color` or `NO_COLOR`.
+    func useColor(in environment: Environment) -> Bool {
+        !noColor && environment.stdoutIsTerminal && (environment.variables["NO_COLOR"] ?? "").isEmpty
+    }
+
+    func loader(_ environment: Environment) -> ProjectLoader {
+        ProjectLoader(configOption: config, environment: environment.app)
+    }
+
+    func locator(_ environment: Environment) -> StoreLocator {
+        StoreLocator(override: state, environment: environment.app)
+    }
+}
+
 /// The options every command accepts after its name (SPEC §9).
-struct GlobalOptions: ParsableArguments {
+struct GlobalOptions<Formats: FormatSet>: ParsableArguments, CommonOptions {
     @Option(help: ArgumentHelp("Path to roster.yaml (default: ./roster.yaml, else the nearest one above).",
                                valueName: "path"))
     var config: String?
@@ -20,23 +61,20 @@ struct GlobalOptions: ParsableArguments {
                                + "(password also from PGPASSWORD).", valueName: "url"))
     var state: String?
 
-    @Option(help: "Output format: text, json, markdown or github.")
-    var format: OutputFormat = .text
+    @Option(help: ArgumentHelp("Output format: \(Formats.list).", valueName: Formats.formats.map(\.rawValue).joined(separator: "|")),
+            completion: .list(Formats.formats.map(\.rawValue)))
+    var format: String = OutputFormat.text.rawValue
 
     @Flag(name: .customLong("no-color"), help: "Never colour the output (also when NO_COLOR is set).")
     var noColor = false
 
-    /// Refuses (exit 64) a `--format` the command cannot print, rather than silently printing text.
-    func require(_ formats: OutputFormat..., for command: String) throws {
-        guard formats.contains(format) else {
-            throw ValidationError("\(command) supports --format " + formats.map(\.rawValue).joined(separator: " or ")
-                                  + ", not \(format.rawValue)")
-        }
-    }
+    var output: OutputFormat { OutputFormat(rawValue: format) ?? .text }
 
-    /// Colour only on a terminal, never with `--no-color` or `NO_COLOR`.
-    func useColor(in environment: Environment) -> Bool {
-        !noColor && environment.stdoutIsTerminal && (environment.variables["NO_COLOR"] ?? "").isEmpty
+    /// Refuses (exit 64) a `--format` the command cannot print, rather than silently printing text.
+    func validate() throws {
+        guard let chosen = OutputFormat(rawValue: format), Formats.formats.contains(chosen) else {
+            throw ValidationError("--format \(format) is not available here; this command prints \(Formats.list)")
+        }
     }
 }
 
@@ -59,8 +97,8 @@ struct RosterCommand: ParsableCommand {
         """,
         version: rosterVersion,
         subcommands: [InitCommand.self, Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self,
-                      HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, SchemaCommand.self,
-                      Version.self]
+                      HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, OutboxCommand.self,
+                      SchemaCommand.self, Version.self]
     )
 }
 
@@ -76,9 +114,9 @@ public func runRoster(_ arguments: [String], in environment: Environment) -> Int
         var plain = command
         try plain.run()
         return ExitStatus.success.rawValue
-    } catch let failure as CommandFailure {
-        environment.stderr.write("error: \(failure.message)\n")
-        return failure.status.rawValue
+    } catch let failure as RosterError {
+        environment.stderr.write("error: \(failure)\n")
+        return failure.exitStatus.rawValue
     } catch {
         let code = RosterCommand.exitCode(for: error)
         let message = RosterCommand.fullMessage(for: error)

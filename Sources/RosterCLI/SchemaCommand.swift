@@ -1,4 +1,5 @@
 import ArgumentParser
+import RosterApp
 import RosterManifest
 
 /// `roster schema [--kind documents|config]`: the JSON Schema of the files, for editors and CI.
@@ -22,16 +23,10 @@ struct SchemaCommand: ParsableCommand, RosterRunnable {
         """
     )
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var options: GlobalOptions<TextOrJSON>
 
     @Option(help: "documents: Role, User, Customer and Account documents; config: roster.yaml.")
     var kind: SchemaKind = .documents
-
-    func validate() throws {
-        if options.format != .text && options.format != .json {
-            throw ValidationError("schema supports --format text or json (both print the JSON Schema)")
-        }
-    }
 
     func run(in environment: Environment) throws -> ExitStatus {
         environment.stdout.write(RosterSchema.schema(kind).rendered() + "\n")

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterCore
+import RosterApp
 import RosterStore
 
 /// `roster show [ENTITY]`: the stored directory, or one customer, account or user.
@@ -15,16 +16,19 @@ struct ShowCommand: ParsableCommand, RosterRunnable {
           roster show dan@partner.example
         """)
 
-    @OptionGroup var options: GlobalOptions
+    @OptionGroup var options: GlobalOptions<TextOrJSON>
     @Argument(help: "A customer id, an account id or a user's email.") var entity: String?
 
-    func validate() throws {
-        try options.require(.text, for: "show")
-    }
-
     func run(in environment: Environment) throws -> ExitStatus {
-        let (store, config, _) = try InvitationsCommand.store(options, environment)
-        let snapshot = try runtime { try store.snapshot() }
+        let (settings, store) = try options.settingsAndStore(environment)
+        let config = settings.config
+        let snapshot = try storeCall { try store.snapshot() }
+        if options.output == .json {
+            let shown = try StoredDirectoryJSON(snapshot: snapshot, displayURL: store.displayURL, entity: entity,
+                                                catalogue: config.permissions)
+            environment.stdout.write(try CanonicalJSON.pretty(shown))
+            return .success
+        }
         let state = snapshot.state
         var out = ""
         guard let entity else {
@@ -72,7 +76,7 @@ struct ShowCommand: ParsableCommand, RosterRunnable {
                 }
             }
         } else {
-            throw CommandFailure.runtime("'\(entity)' is not a stored customer, account or user; 'roster show' lists them")
+            throw RosterError.notStored(entity: entity)
         }
         environment.stdout.write(out)
         return .success

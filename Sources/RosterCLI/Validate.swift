@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import RosterCore
-import RosterManifest
+import RosterApp
 
 /// `roster validate`: load every source and report every problem at once.
 struct Validate: ParsableCommand, RosterRunnable {
@@ -18,16 +18,10 @@ struct Validate: ParsableCommand, RosterRunnable {
         """
     )
 
-    @OptionGroup var options: GlobalOptions
-
-    func validate() throws {
-        if options.format == .markdown {
-            throw ValidationError("validate supports --format text, json or github, not markdown")
-        }
-    }
+    @OptionGroup var options: GlobalOptions<DiagnosticFormats>
 
     func run(in environment: Environment) throws -> ExitStatus {
-        let loaded = loadAndValidate(options: options, in: environment)
+        let loaded = options.loader(environment).check()
         defer { environment.releaseAtExit(loaded) }
         let report = ValidationReport(diagnostics: loaded.diagnostics, files: loaded.manifest.files.count,
                                       roles: loaded.manifest.directory.roles.count,
@@ -35,43 +29,8 @@ struct Validate: ParsableCommand, RosterRunnable {
                                       customers: loaded.manifest.directory.customers.count,
                                       accounts: loaded.manifest.directory.accounts.count,
                                       referencesChecked: !loaded.manifest.isIncomplete)
-        let reporter: DiagnosticReporter
-        switch options.format {
-        case .json: reporter = JSONReporter()
-        case .github: reporter = GitHubReporter()
-        case .text, .markdown: reporter = TextReporter(color: options.useColor(in: environment))
-        }
-        environment.stdout.write(reporter.render(report))
+        let reporter = DiagnosticReporters.reporter(for: options.output, color: options.useColor(in: environment))
+        environment.stdout.write(try reporter.render(report))
         return loaded.diagnostics.hasErrors ? .invalidFiles : .success
     }
-}
-
-/// A project read and checked: the manifest and every diagnostic, sorted.
-struct CheckedManifest {
-    var manifest: Manifest
-    var diagnostics: [Diagnostic]
-}
-
-/// Finds roster.yaml, loads it and its sources, and runs every validation rule.
-func loadAndValidate(options: GlobalOptions, in environment: Environment) -> CheckedManifest {
-    guard let configPath = ManifestLoader.findConfig(explicit: options.config, from: environment.workingDirectory) else {
-        let diagnostic = Diagnostic(.configNotFound(searched: environment.workingDirectory), at: .file("roster.yaml"))
-        return CheckedManifest(manifest: Manifest(configFile: "roster.yaml", root: environment.workingDirectory),
-                               diagnostics: [diagnostic])
-    }
-    return checkManifest(configPath: configPath, displayBase: environment.workingDirectory,
-                         today: Day(containing: environment.now()))
-}
-
-/// Loads the project at `configPath` and runs every validation rule as of `today`.
-func checkManifest(configPath: String, displayBase: String, today: Day) -> CheckedManifest {
-    validate(ManifestLoader(displayBase: displayBase).load(configPath: configPath), today: today)
-}
-
-/// Runs every validation rule on a loaded project as of `today`.
-func validate(_ manifest: Manifest, today: Day) -> CheckedManifest {
-    var validator = Validator(config: manifest.config, directory: manifest.directory, today: today)
-    validator.checkReferences = !manifest.isIncomplete
-    let diagnostics = (manifest.diagnostics + validator.run()).sorted()
-    return CheckedManifest(manifest: manifest, diagnostics: diagnostics)
 }

@@ -1,4 +1,6 @@
 import ArgumentParser
+import RosterApp
+import RosterCore
 
 /// `roster version`.
 struct Version: ParsableCommand, RosterRunnable {
@@ -7,16 +9,12 @@ struct Version: ParsableCommand, RosterRunnable {
         discussion: "Example:\n  roster version --format json"
     )
 
-    @OptionGroup var options: GlobalOptions
-
-    func validate() throws {
-        try options.require(.text, .json, for: "version")
-    }
+    @OptionGroup var options: GlobalOptions<TextOrJSON>
 
     func run(in environment: Environment) throws -> ExitStatus {
-        switch options.format {
+        switch options.output {
         case .json:
-            environment.stdout.write(encodeJSON(["version": rosterVersion]))
+            environment.stdout.write(try CanonicalJSON.pretty(["version": rosterVersion]))
         default:
             environment.stdout.write("roster \(rosterVersion)\n")
         }

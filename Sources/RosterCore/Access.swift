@@ -151,21 +151,21 @@ public struct Rails {
         let customerDeactivations = count(.deactivate, .customer)
         let moves = count(.move, .account)
         return [
-            RailCheck(rail: "mass-deactivation",
+            RailCheck(rail: .massDeactivation,
                       blocked: deactivations >= Self.minimumAffected && deactivations > userLimit,
                       count: deactivations, limit: userLimit,
                       message: "\(plural(deactivations, "user")) deactivated; safety.maxUserDeactivations "
                         + "(\(safety.maxUserDeactivations) of \(activeUsers) active) allows \(userLimit)"),
-            RailCheck(rail: "mass-removal",
+            RailCheck(rail: .massRemoval,
                       blocked: removals >= Self.minimumAffected && removals > removalLimit,
                       count: removals, limit: removalLimit,
                       message: "\(plural(removals, "membership")) revoked; safety.maxMembershipRemovals "
                         + "(\(safety.maxMembershipRemovals) of \(snapshot.state.memberships.count)) allows \(removalLimit)"),
-            RailCheck(rail: "ownership-transfer", blocked: transfers > 0, count: transfers, limit: nil,
+            RailCheck(rail: .ownershipTransfer, blocked: transfers > 0, count: transfers, limit: nil,
                       message: "\(plural(transfers, "ownership transfer"))"),
-            RailCheck(rail: "customer-deactivation", blocked: customerDeactivations > 0, count: customerDeactivations,
+            RailCheck(rail: .customerDeactivation, blocked: customerDeactivations > 0, count: customerDeactivations,
                       limit: nil, message: "\(plural(customerDeactivations, "customer")) deactivated"),
-            RailCheck(rail: "account-move", blocked: moves > 0, count: moves, limit: nil,
+            RailCheck(rail: .accountMove, blocked: moves > 0, count: moves, limit: nil,
                       message: "\(plural(moves, "account")) moved to another customer"),
         ]
     }

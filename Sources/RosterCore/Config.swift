@@ -1,3 +1,5 @@
+import Foundation
+
 /// A threshold written as an absolute number (`10`) or a share (`10%`).
 public enum Threshold: Hashable, Sendable, CustomStringConvertible {
     case count(Int)
@@ -20,11 +22,77 @@ public enum Threshold: Hashable, Sendable, CustomStringConvertible {
     }
 }
 
-/// Where invitation messages go (SPEC §6).
+/// Where invitation messages go (SPEC §6.1).
 public enum DeliverySettings: Hashable, Sendable {
+    /// One `.eml` file per message in a folder (relative to roster.yaml).
     case file(path: String)
-    case webhook(url: String, secretEnv: String?)
-    case sendmail(command: String)
+    /// One signed HTTP POST per message.
+    case webhook(WebhookSettings)
+    /// The message on the standard input of a sendmail-compatible command.
+    case sendmail(SendmailSettings)
+
+    /// `file`, `webhook` or `sendmail`, as roster.yaml names the kind.
+    public var kind: String {
+        switch self {
+        case .file: return "file"
+        case .webhook: return "webhook"
+        case .sendmail: return "sendmail"
+        }
+    }
+}
+
+/// A webhook receiver (invitation delivery, or an events endpoint).
+public struct WebhookSettings: Hashable, Sendable {
+    /// `https://…`, or `http://` to a loopback address (`WebhookURL.isAllowed`).
+    public var url: String
+    /// The environment variable holding the `whsec_` secret; never the secret itself.
+    public var secretEnv: String
+    /// Seconds an attempt may take.
+    public var timeout: Int
+
+    public init(url: String, secretEnv: String, timeout: Int = 15) {
+        self.url = url
+        self.secretEnv = secretEnv
+        self.timeout = timeout
+    }
+}
+
+/// A sendmail-compatible command.
+public struct SendmailSettings: Hashable, Sendable {
+    /// Split into words as a shell would; no shell runs it.
+    public var command: String
+    /// Seconds before the command is killed (a temporary failure).
+    public var timeout: Int
+
+    public static let defaultCommand = "/usr/sbin/sendmail -t -i"
+
+    public init(command: String = SendmailSettings.defaultCommand, timeout: Int = 30) {
+        self.command = command
+        self.timeout = timeout
+    }
+}
+
+/// Which webhook URLs roster sends to: https anywhere, plain http only on this machine.
+public enum WebhookURL {
+    /// Whether `url` is `https://HOST…`, or `http://` to `127.0.0.0/8`, `[::1]` or `localhost`.
+    public static func isAllowed(_ url: String) -> Bool {
+        guard let components = URLComponents(string: url), let scheme = components.scheme?.lowercased(),
+              let host = components.host?.lowercased(), !host.isEmpty else { return false }
+        switch scheme {
+        case "https": return true
+        case "http": return isLoopback(host)
+        default: return false
+        }
+    }
+
+    /// `localhost`, `::1` (with or without brackets) or an IPv4 address in 127.0.0.0/8.
+    public static func isLoopback(_ host: String) -> Bool {
+        let host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        if host == "localhost" || host == "::1" { return true }
+        let parts = host.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 4, parts[0] == "127" else { return false }
+        return parts.allSatisfy { part in UInt8(part).map { String($0) == part } ?? false }
+    }
 }
 
 /// The `invitations` block of roster.yaml.
@@ -34,6 +102,8 @@ public struct InvitationSettings: Hashable, Sendable {
     public var reissueExpired = true
     public var maxReissues = 3
     public var acceptURL: String?
+    /// `invitations.from`: the platform's sender; nil sends from the inviter.
+    public var from: MailAddress?
     public var delivery: DeliverySettings = .file(path: ".roster/outbox")
 
     public init() {}

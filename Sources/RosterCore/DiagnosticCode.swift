@@ -37,6 +37,11 @@ public enum DiagnosticCode: String, CaseIterable, Sendable, Codable {
     case duplicateMember = "duplicate-member"
     case reservedRole = "reserved-role"
     case limitExceeded = "limit-exceeded"
+    // Delivery and endpoints
+    case insecureURL = "insecure-url"
+    case invalidDuration = "invalid-duration"
+    case emptyCommand = "empty-command"
+    case invalidSender = "invalid-from"
     // Warnings
     case expiredMembership = "expired-membership"
     case inactiveMember = "inactive-member"

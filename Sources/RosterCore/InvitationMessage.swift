@@ -1,38 +1,55 @@
 import Foundation
 
-/// The RFC 5322 invitation email (SPEC §6): composed here, stored in the outbox, delivered later.
+/// The RFC 5322 invitation email (SPEC §6, §6.1), composed from an outbound invitation when it
+/// is delivered: CRLF line ends, a Date and a stable Message-ID, encoded words for names that
+/// are not ASCII.
 public struct InvitationMessage: Sendable, Hashable {
     /// Stable across retries, so receivers can drop duplicates.
     public var messageID: String
     public var to: String
     public var from: String
+    public var replyTo: String?
     public var subject: String
     /// The whole message: headers, a blank line, the body; CRLF line ends.
     public var text: String
 
-    /// Composes the message for `invitation` with its clear `token`.
-    public init(invitation: InvitationPlan, invitationID: String, token: String, issuedAt: Date, expiresAt: Date,
-                acceptURL: String?, sender: String = "roster@localhost") {
-        messageID = "<invitation-\(invitationID)@roster>"
-        to = invitation.email
-        from = invitation.inviter ?? sender
-        let first = invitation.grants.first.map { "\($0.scope.kind.rawValue) \($0.scope.id)" } ?? "the platform"
-        subject = "You are invited to \(first)"
-        let link = acceptURL.map { $0.replacingOccurrences(of: "{token}", with: token) }
-            ?? "roster invitations accept \(token)"
-        var body = ["Hello \(invitation.email),", "",
-                    "\(invitation.inviter ?? "The platform's administrators") invited you to:", ""]
-        for grant in invitation.grants {
-            body.append("  - \(grant.scope.kind.rawValue) \(grant.scope.id): \(grant.roles.joined(separator: ", "))")
+    /// Composes the message for `invitation`. With `sender` (`invitations.from`) the mail comes
+    /// from the platform with the inviter in its display name and in `Reply-To:` (mail from a
+    /// customer's domain sent by the platform's server fails SPF/DMARC); without it, from the
+    /// inviter.
+    public init(_ invitation: OutboundInvitation, sender: MailAddress? = nil) {
+        messageID = invitation.messageID
+        to = MailAddress(name: invitation.recipient.name, address: invitation.recipient.email).header
+        let inviter = invitation.inviter.map { MailAddress(name: $0.name, address: $0.email) }
+        if let sender {
+            let shown = [inviter.map { $0.name ?? $0.address }, sender.name].compactMap { $0 }
+            from = MailAddress(name: shown.isEmpty ? nil : shown.joined(separator: " via "), address: sender.address).header
+            replyTo = inviter?.header
+        } else {
+            from = inviter?.header ?? "roster@localhost"
+            replyTo = nil
         }
-        body += ["", "Accept the invitation before \(Timestamp.string(expiresAt)):", "", "  \(link)", "",
+        let first = invitation.scopes.first.map { "\($0.type.rawValue) \($0.id)" } ?? "the platform"
+        subject = "You are invited to \(first)"
+        let link = invitation.acceptURL ?? "roster invitations accept \(invitation.token)"
+        let inviterWords = invitation.inviter.map { $0.name.map { name in "\(name) (\(invitation.inviter?.email ?? ""))" } ?? $0.email }
+        var body = ["Hello \(invitation.recipient.name ?? invitation.recipient.email),", "",
+                    "\(inviterWords ?? "The platform's administrators") invited you to:", ""]
+        for scope in invitation.scopes {
+            body.append("  - \(scope.type.rawValue) \(scope.id)\(scope.name.map { " (\($0))" } ?? ""): "
+                        + scope.roles.joined(separator: ", "))
+        }
+        body += ["", "Accept the invitation before \(Timestamp.string(invitation.expiresAt)):", "", "  \(link)", "",
                  "This link works once. If you did not expect it, ignore this message."]
-        let headers = [
+        var headers = [
             "Message-ID: \(messageID)",
-            "Date: \(Self.rfc5322Date(issuedAt))",
+            "Date: \(Self.rfc5322Date(invitation.issuedAt))",
             "From: \(from)",
+        ]
+        if let replyTo { headers.append("Reply-To: \(replyTo)") }
+        headers += [
             "To: \(to)",
-            "Subject: \(subject)",
+            "Subject: \(MailAddress.encodedWord(subject))",
             "MIME-Version: 1.0",
             "Content-Type: text/plain; charset=utf-8",
             "Content-Transfer-Encoding: 8bit",
@@ -50,7 +67,8 @@ public struct InvitationMessage: Sendable, Hashable {
         return formatter
     }()
 
-    static func rfc5322Date(_ date: Date) -> String {
+    /// `Mon, 23 Nov 2026 12:00:00 +0000`, as mail and HTTP dates are written.
+    public static func rfc5322Date(_ date: Date) -> String {
         rfc5322.string(from: date)
     }
 }
@@ -66,5 +84,74 @@ public enum Timestamp {
 
     public static func string(_ date: Date) -> String {
         formatter.string(from: date)
+    }
+
+    /// Reads a timestamp written by `string(_:)`.
+    public static func date(_ text: String) -> Date? {
+        formatter.date(from: text)
+    }
+}
+
+/// A mailbox (`Name <address>`) as `invitations.from` and the message headers write it.
+public struct MailAddress: Sendable, Hashable {
+    public var name: String?
+    public var address: String
+
+    public init(name: String?, address: String) {
+        self.name = name.flatMap { $0.isEmpty ? nil : $0 }
+        self.address = address
+    }
+
+    /// Reads `Name <address>`, `"Name" <address>` or a bare `address`; nil when there is no
+    /// plausible address (one `@`, no spaces or angle brackets in it).
+    public init?(parsing text: String) {
+        let trimmed = text.trimmingCharacters(in: .whitespaces)
+        var name: String?
+        var address = trimmed
+        if trimmed.hasSuffix(">"), let open = trimmed.lastIndex(of: "<") {
+            address = String(trimmed[trimmed.index(after: open)..<trimmed.index(before: trimmed.endIndex)])
+            var shown = trimmed[..<open].trimmingCharacters(in: .whitespaces)
+            if shown.count >= 2, shown.hasPrefix("\""), shown.hasSuffix("\"") {
+                shown = String(shown.dropFirst().dropLast()).replacingOccurrences(of: "\\\"", with: "\"")
+            }
+            name = shown.isEmpty ? nil : shown
+        }
+        guard Syntax.isEmail(address) else { return nil }
+        self.init(name: name, address: address)
+    }
+
+    /// The header form: the address alone, or the display name (quoted, or as an RFC 2047
+    /// encoded word when it is not ASCII) and the address in angle brackets.
+    public var header: String {
+        guard let name else { return address }
+        let shown: String
+        if !name.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }) {
+            shown = Self.encodedWord(name)
+        } else if name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || " !#$%&'*+-/=?^_`{|}~".unicodeScalars.contains($0) }) {
+            shown = name
+        } else {
+            shown = "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        }
+        return "\(shown) <\(address)>"
+    }
+
+    /// `text` unchanged when it is printable ASCII, else one RFC 2047 `=?UTF-8?B?…?=` word
+    /// (split in words of at most 75 characters, on whole characters).
+    public static func encodedWord(_ text: String) -> String {
+        guard !text.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }) else { return text }
+        var words: [String] = []
+        var chunk = ""
+        for character in text {
+            let candidate = chunk + String(character)
+            // 45 bytes of UTF-8 encode to 60 characters of base64, inside the 75 allowed.
+            if candidate.utf8.count > 45 && !chunk.isEmpty {
+                words.append("=?UTF-8?B?" + Data(chunk.utf8).base64EncodedString() + "?=")
+                chunk = String(character)
+            } else {
+                chunk = candidate
+            }
+        }
+        if !chunk.isEmpty { words.append("=?UTF-8?B?" + Data(chunk.utf8).base64EncodedString() + "?=") }
+        return words.joined(separator: "\r\n ")
     }
 }

@@ -145,17 +145,27 @@ public struct AccessChange: Codable, Sendable, Hashable, Comparable {
     }
 }
 
+/// The safety rails (SPEC §5.3), named as `--allow` names them.
+public enum Rail: String, Codable, Sendable, CaseIterable, Comparable {
+    case massDeactivation = "mass-deactivation"
+    case massRemoval = "mass-removal"
+    case ownershipTransfer = "ownership-transfer"
+    case customerDeactivation = "customer-deactivation"
+    case accountMove = "account-move"
+
+    public static func < (lhs: Rail, rhs: Rail) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
 /// A safety rail (SPEC §5.3) and whether this plan trips it.
 public struct RailCheck: Codable, Sendable, Hashable {
-    /// `mass-deactivation`, `mass-removal`, `ownership-transfer`, `customer-deactivation`, `account-move`.
-    public var rail: String
+    public var rail: Rail
     public var blocked: Bool
     public var count: Int
     /// The threshold, for counted rails.
     public var limit: Int?
     public var message: String
 
-    public init(rail: String, blocked: Bool, count: Int, limit: Int?, message: String) {
+    public init(rail: Rail, blocked: Bool, count: Int, limit: Int?, message: String) {
         self.rail = rail
         self.blocked = blocked
         self.count = count

@@ -94,7 +94,7 @@ extension Plan: Codable {
     }
 
     /// The plan as stable JSON: sorted keys, two-space indent, trailing newline.
-    public func jsonData() throws -> Data {
+    public func jsonData() -> Data {
         var writer = PlanJSONWriter(capacity: 4096 + changes.count * 600 + accessDelta.count * 400)
         writer.write(self)
         return Data(writer.bytes + [UInt8(ascii: "\n")])

@@ -135,7 +135,7 @@ extension PlanJSONWriter {
                     w.field("count", rail.count)
                     if let limit = rail.limit { w.field("limit", limit) }
                     w.field("message", rail.message)
-                    w.field("rail", rail.rail)
+                    w.field("rail", rail.rail.rawValue)
                 }
             }
             w.key("store")

@@ -42,6 +42,11 @@ public enum Problem: Error, Sendable, Hashable {
     case unusedRole(id: String)
     case unassignedUser(email: String)
     case emptySource(source: String)
+    // Delivery and endpoints (SPEC §6.1, §11)
+    case insecureURL(field: String, url: String)
+    case invalidDuration(field: String, value: String)
+    case emptyCommand(field: String)
+    case invalidSender(value: String)
 
     /// The stable code this problem is reported under.
     public var code: DiagnosticCode {
@@ -83,6 +88,10 @@ public enum Problem: Error, Sendable, Hashable {
         case .unusedRole: return .unusedRole
         case .unassignedUser: return .unassignedUser
         case .emptySource: return .emptySource
+        case .insecureURL: return .insecureURL
+        case .invalidDuration: return .invalidDuration
+        case .emptyCommand: return .emptyCommand
+        case .invalidSender: return .invalidSender
         }
     }
 
@@ -170,6 +179,15 @@ public enum Problem: Error, Sendable, Hashable {
             return "user '\(email)' owns nothing and is a member of nothing"
         case .emptySource(let source):
             return "source '\(source)' holds no .yaml or .yml files"
+        case .insecureURL(let field, let url):
+            return "\(field) '\(url)' is not allowed: use an https:// URL, or http:// only to a loopback address "
+                + "(127.0.0.1, [::1] or localhost)"
+        case .invalidDuration(let field, let value):
+            return "\(field) '\(value)' is not a duration; write a positive one such as '15s', '2m' or '1h'"
+        case .emptyCommand(let field):
+            return "\(field) is empty; name a sendmail-compatible command such as '/usr/sbin/sendmail -t -i' or 'msmtp -t'"
+        case .invalidSender(let value):
+            return "invitations.from '\(value)' is not a mail address; write 'Name <address@example.com>' or 'address@example.com'"
         }
     }
 }

@@ -17,7 +17,7 @@ public struct PendingInvitation: Sendable, Hashable {
 
 /// Which store a plan was made against, and at which point of its history.
 public struct StoreInfo: Codable, Sendable, Hashable {
-    /// `sqlite` or `postgres`.
+    /// `sqlite` or `postgres`; `git` for `roster diff`, which plans from a revision of the files.
     public var backend: String
     /// Fixed when the store is created.
     public var lineage: String
@@ -29,6 +29,17 @@ public struct StoreInfo: Codable, Sendable, Hashable {
         self.lineage = lineage
         self.serial = serial
     }
+
+    /// The backend of a plan `roster diff` made: its "store" is the files at a git revision.
+    public static let gitRevision = "git"
+
+    /// `roster diff`'s stand-in store: the files at `commit`, as if applied.
+    public static func revision(_ commit: String) -> StoreInfo {
+        StoreInfo(backend: gitRevision, lineage: commit, serial: 0)
+    }
+
+    /// Whether the plan was made from a git revision of the files rather than a store.
+    public var isGitRevision: Bool { backend == Self.gitRevision }
 }
 
 /// The stored directory as read in a few bulk queries, for the planner.

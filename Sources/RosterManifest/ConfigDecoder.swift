@@ -71,7 +71,7 @@ struct ConfigDecoder {
         var settings = InvitationSettings()
         if r.tree.isNull(node) { return settings }
         r.mapping(node, field: "invitations", in: "invitations",
-                  fields: ["ttl", "reissueExpired", "maxReissues", "acceptUrl", "delivery"]) { r, key, value in
+                  fields: ["ttl", "reissueExpired", "maxReissues", "acceptUrl", "from", "delivery"]) { r, key, value in
             switch key {
             case "ttl": settings.ttl = r.duration(value, field: "invitations.ttl") ?? settings.ttl
             case "reissueExpired": settings.reissueExpired = r.bool(value, field: "invitations.reissueExpired") ?? settings.reissueExpired
@@ -85,6 +85,14 @@ struct ConfigDecoder {
                                                expected: "a URL containing '{token}'"), at: value)
                     }
                 }
+            case "from":
+                if let text = r.string(value, field: "invitations.from") {
+                    if let address = MailAddress(parsing: text.value) {
+                        settings.from = address
+                    } else {
+                        r.report(.invalidSender(value: text.value), at: value)
+                    }
+                }
             case "delivery": settings.delivery = delivery(value, reader: &r) ?? settings.delivery
             default: break
             }
@@ -95,8 +103,10 @@ struct ConfigDecoder {
     private static func delivery(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> DeliverySettings? {
         var fields: [String: Located<String>] = [:]
         let ok = r.mapping(node, field: "invitations.delivery", in: "invitations.delivery",
-                           fields: ["kind", "path", "url", "secretEnv", "command"], required: ["kind"]) { r, key, value in
-            if let text = r.string(value, field: "delivery.\(key)") { fields[key] = text }
+                           fields: ["kind", "path", "url", "secretEnv", "timeout", "command"], required: ["kind"]) { r, key, value in
+            if let text = r.string(value, field: "delivery.\(key)") {
+                fields[key] = text
+            }
         }
         guard ok, let kind = fields["kind"] else { return nil }
         func only(_ allowed: Set<String>) -> Bool {
@@ -107,20 +117,51 @@ struct ConfigDecoder {
             }
             return true
         }
+        func timeout(default seconds: Int) -> Int? {
+            guard let text = fields["timeout"] else { return seconds }
+            guard let value = DurationSyntax.seconds(parsing: text.value), value > 0 else {
+                r.diagnostics.append(Diagnostic(.invalidDuration(field: "invitations.delivery.timeout", value: text.value),
+                                                at: text.location))
+                return nil
+            }
+            return value
+        }
         switch kind.value {
         case "file":
             guard only(["path"]) else { return nil }
             return .file(path: fields["path"]?.value ?? ".roster/outbox")
         case "webhook":
-            guard only(["url", "secretEnv"]) else { return nil }
-            guard let url = fields["url"] else {
-                r.report(.missingField(field: "url", in: "delivery of kind 'webhook'"), at: node)
+            guard only(["url", "secretEnv", "timeout"]) else { return nil }
+            var missing = false
+            for field in ["url", "secretEnv"] where fields[field] == nil {
+                r.report(.missingField(field: field, in: "delivery of kind 'webhook'"), at: node)
+                missing = true
+            }
+            guard !missing, let url = fields["url"], let secretEnv = fields["secretEnv"] else { return nil }
+            guard WebhookURL.isAllowed(url.value) else {
+                r.diagnostics.append(Diagnostic(.insecureURL(field: "invitations.delivery.url", url: url.value),
+                                                at: url.location))
                 return nil
             }
-            return .webhook(url: url.value, secretEnv: fields["secretEnv"]?.value)
+            guard let seconds = timeout(default: 15) else { return nil }
+            return .webhook(WebhookSettings(url: url.value, secretEnv: secretEnv.value, timeout: seconds))
         case "sendmail":
-            guard only(["command"]) else { return nil }
-            return .sendmail(command: fields["command"]?.value ?? "/usr/sbin/sendmail -t")
+            guard only(["command", "timeout"]) else { return nil }
+            let command = fields["command"]?.value ?? SendmailSettings.defaultCommand
+            if let written = fields["command"] {
+                guard let words = CommandLineWords.split(written.value) else {
+                    r.diagnostics.append(Diagnostic(.invalidValue(field: "invitations.delivery.command", value: written.value,
+                                                                  expected: "a command whose quotes are closed"),
+                                                    at: written.location))
+                    return nil
+                }
+                if words.isEmpty {
+                    r.diagnostics.append(Diagnostic(.emptyCommand(field: "invitations.delivery.command"), at: written.location))
+                    return nil
+                }
+            }
+            guard let seconds = timeout(default: 30) else { return nil }
+            return .sendmail(SendmailSettings(command: command, timeout: seconds))
         default:
             r.diagnostics.append(Diagnostic(.invalidValue(field: "delivery kind", value: kind.value,
                                                           expected: "'file', 'webhook' or 'sendmail'"),

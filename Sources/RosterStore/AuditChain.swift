@@ -22,7 +22,7 @@ enum AuditChain {
                                          reason: "record \(record.sequence) does not follow the record before it (one was removed or reordered)")
             }
             let expected = hash(previous: previous, serial: record.serial, at: record.at, actor: record.actor,
-                                commit: record.commit, action: record.action, entityType: record.entityType,
+                                commit: record.commit, action: record.action.rawValue, entityType: record.entityType.rawValue,
                                 entityID: record.entityID, change: record.change)
             guard expected == record.hash else {
                 return AuditVerification(records: records.count, firstBroken: record.sequence,
@@ -59,7 +59,7 @@ struct AuditEncoder {
         return encoder
     }()
 
-    func json(_ change: Change) -> String {
-        (try? encoder.encode(change)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+    func json(_ change: Change) throws -> String {
+        String(decoding: try encoder.encode(change), as: UTF8.self)
     }
 }

@@ -13,8 +13,9 @@ final class FileLock {
 
     /// Waits up to `timeout` seconds; returns false (with the current holder, if readable) when still held.
     func acquire(holder: LockHolder, timeout: TimeInterval) throws -> (acquired: Bool, holder: LockHolder?) {
-        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw StoreError.database("cannot open lock file \(path): \(String(cString: strerror(errno)))") }
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw StoreError.lockFile(path: path, reason: String(cString: strerror(errno))) }
+        _ = fchmod(fd, 0o600)
         let deadline = Date().addingTimeInterval(max(0, timeout))
         while flock(fd, LOCK_EX | LOCK_NB) != 0 {
             if Date() >= deadline {

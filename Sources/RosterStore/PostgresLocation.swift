@@ -55,14 +55,14 @@ public struct PostgresLocation: Sendable, Hashable {
         guard url.hasPrefix("postgres://") || url.hasPrefix("postgresql://"),
               let components = URLComponents(string: url)
         else {
-            throw StoreError.badURL("'\(Self.mask(url))' is not a PostgreSQL URL; expected postgres://user:password@host:5432/database")
+            throw StoreError.badURL(.notPostgres(url: Self.mask(url)))
         }
         guard let host = components.host, !host.isEmpty else {
-            throw StoreError.badURL("'\(Self.mask(url))' names no host; expected postgres://user:password@host:5432/database")
+            throw StoreError.badURL(.noHost(url: Self.mask(url)))
         }
         self.host = host.hasPrefix("[") && host.hasSuffix("]") ? String(host.dropFirst().dropLast()) : host
         port = components.port ?? 5432
-        guard (1...65535).contains(port) else { throw StoreError.badURL("port \(port) is out of range 1-65535") }
+        guard (1...65535).contains(port) else { throw StoreError.badURL(.portOutOfRange(port: port)) }
         user = components.user.flatMap { $0.isEmpty ? nil : $0 } ?? environment["PGUSER"].flatMap { $0.isEmpty ? nil : $0 }
             ?? "postgres"
         password = components.password ?? environment["PGPASSWORD"]
@@ -76,22 +76,21 @@ public struct PostgresLocation: Sendable, Hashable {
             switch item.name {
             case "sslmode":
                 guard let mode = TLSMode(rawValue: value) else {
-                    throw StoreError.badURL("sslmode=\(value) is not supported; use disable, require or verify-full")
+                    throw StoreError.badURL(.unsupportedSSLMode(value: value))
                 }
                 tls = mode
             case "connect_timeout":
                 guard let seconds = Int(value), (1...3600).contains(seconds) else {
-                    throw StoreError.badURL("connect_timeout=\(value) is not a number of seconds from 1 to 3600")
+                    throw StoreError.badURL(.badConnectTimeout(value: value))
                 }
                 connectTimeout = seconds
             case "schema":
                 guard Self.isPlainName(value) else {
-                    throw StoreError.badURL("schema=\(value) is not a plain lowercase name (a-z, 0-9 and _, up to 63, "
-                                            + "not starting with a digit or pg_)")
+                    throw StoreError.badURL(.badSchema(value: value))
                 }
                 schema = value
             default:
-                throw StoreError.badURL("unknown parameter '\(item.name)' in the PostgreSQL URL; roster knows sslmode, connect_timeout and schema")
+                throw StoreError.badURL(.unknownParameter(name: item.name))
             }
         }
     }

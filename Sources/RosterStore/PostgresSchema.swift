@@ -54,4 +54,16 @@ enum PostgresSchema {
     CREATE TABLE apply_lock_holders (
         backend_pid BIGINT PRIMARY KEY, host TEXT NOT NULL, pid BIGINT NOT NULL, actor TEXT NOT NULL, since TEXT NOT NULL);
     """
+
+    /// The outbox's status and retry schedule (see `SQLiteSchema.v2`).
+    static let v2 = """
+    ALTER TABLE outbox ADD COLUMN status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'delivered', 'failed', 'revoked'));
+    ALTER TABLE outbox ADD COLUMN token TEXT;
+    ALTER TABLE outbox ADD COLUMN next_attempt_epoch DOUBLE PRECISION;
+    ALTER TABLE outbox ADD COLUMN last_attempt_at TEXT;
+    UPDATE outbox SET status = 'delivered' WHERE delivered_at IS NOT NULL;
+    UPDATE outbox SET status = 'revoked' WHERE delivered_at IS NULL AND message IS NULL;
+    CREATE INDEX outbox_due ON outbox (status, created_at, id);
+    """
 }

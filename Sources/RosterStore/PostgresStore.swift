@@ -55,7 +55,7 @@ public final class PostgresStore: SQLStore {
             connection = try PostgresConnection.connect(on: PostgresConnection.defaultEventLoopGroup.any(),
                                                         configuration: configuration, id: 1, logger: logger).wait()
         } catch {
-            throw StoreError.database(Self.describe(error, at: location))
+            throw StoreError.postgres(Self.describe(error, at: location))
         }
         do {
             try configureSession()
@@ -88,7 +88,10 @@ public final class PostgresStore: SQLStore {
 
     /// Named migrations in order, each a script of statements run in one transaction and
     /// recorded in `roster_migrations`. Never edit a shipped migration: add one.
-    static let migrations: [(name: String, script: String)] = [("v1-directory", PostgresSchema.v1)]
+    static let migrations: [(name: String, script: String)] = [
+        ("v1-directory", PostgresSchema.v1),
+        ("v2-delivery", PostgresSchema.v2),
+    ]
 
     /// Bounds every wait of this session, on both sides of the connection.
     private func configureSession() throws {
@@ -169,14 +172,22 @@ public final class PostgresStore: SQLStore {
         }
         do {
             try session.execute("COMMIT")
-        } catch StoreError.database(let detail) where !connection.isClosed || !writes {
-            throw StoreError.database(detail)
+        } catch let error as StoreError where !connection.isClosed || !writes {
+            throw error
         } catch {
             // Lost while committing: the server may or may not have committed before it went.
-            throw StoreError.database("the connection to \(displayURL) was lost while committing; the change was stored "
-                                      + "in full or not at all: 'roster history' shows which")
+            throw StoreError.postgres(.lostWhileCommitting(url: displayURL))
         }
         return result
+    }
+
+    /// A session-level advisory lock of its own, tried once; freed by the server if the process dies.
+    public func withDeliveryLock<T>(_ body: () throws -> T) throws -> T? {
+        let session = PostgresSession(store: self)
+        let key = lockKey("deliver")
+        guard try session.first("SELECT pg_try_advisory_lock(\(key))", [], { try $0.bool(0) }) == true else { return nil }
+        defer { _ = try? session.execute("SELECT pg_advisory_unlock(\(key))") }
+        return try body()
     }
 
     public func withApplyLock<T>(holder: LockHolder, timeout: TimeInterval, _ body: () throws -> T) throws -> T {
@@ -231,7 +242,7 @@ public final class PostgresStore: SQLStore {
     // MARK: Queries
 
     fileprivate func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
-        guard !connection.isClosed else { throw StoreError.database(lostConnection) }
+        guard !connection.isClosed else { throw StoreError.postgres(.connectionLost(server: server)) }
         var binds = PostgresBindings(capacity: arguments.count)
         for argument in arguments {
             switch argument?.sqlValue ?? .null {
@@ -254,7 +265,7 @@ public final class PostgresStore: SQLStore {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError.database(Self.describe(error, at: location))
+            throw StoreError.postgres(Self.describe(error, at: location))
         }
     }
 
@@ -271,20 +282,18 @@ public final class PostgresStore: SQLStore {
             if Date() >= deadline {
                 let closing: EventLoopFuture<Void> = connection.close()
                 _ = closing
-                throw StoreError.database("the PostgreSQL server at \(location.host):\(location.port) did not answer within "
-                                          + "\(Int(answerTimeout)) s; nothing of the open transaction was stored")
+                throw StoreError.postgres(.noAnswer(server: server, seconds: Int(answerTimeout)))
             }
             guard connection.isClosed else { continue }
             let since = closedSince ?? Date()
             closedSince = since
-            if Date().timeIntervalSince(since) > 1 { throw StoreError.database(lostConnection) }
+            if Date().timeIntervalSince(since) > 1 { throw StoreError.postgres(.connectionLost(server: server)) }
         }
         return try future.wait()
     }
 
-    private var lostConnection: String {
-        "lost the connection to the PostgreSQL server at \(location.host):\(location.port); nothing of the open transaction was stored"
-    }
+    /// `host:port`, as errors name the server.
+    private var server: String { "\(location.host):\(location.port)" }
 
     /// `?` → `$1, $2, …`, leaving quoted text alone.
     static func numberPlaceholders(_ sql: String) -> String {
@@ -303,41 +312,33 @@ public final class PostgresStore: SQLStore {
         return result
     }
 
-    /// What went wrong, in words, naming the server (password masked) and what to do.
-    static func describe(_ error: any Error, at location: PostgresLocation) -> String {
+    /// What went wrong, naming the server (password masked).
+    static func describe(_ error: any Error, at location: PostgresLocation) -> PostgresFailure {
         let server = "\(location.host):\(location.port)"
-        guard let error = error as? PSQLError else { return "\(error)" }
+        guard let error = error as? PSQLError else { return .cannotConnect(server: server, reason: "\(error)") }
         if let info = error.serverInfo, let message = info[.message] {
             switch info[.sqlState] ?? "" {
-            case "28P01", "28000":
-                return "the PostgreSQL server at \(server) refused user '\(location.user)': \(message); "
-                    + "check the user and the password (in the URL or PGPASSWORD)"
-            case "3D000":
-                return "database '\(location.database)' does not exist on \(server); create it (createdb \(location.database)) or fix the URL"
-            case "55P03":
-                return "another roster process held the store's lock for longer than the wait allowed (\(message)); try again"
-            case "57P01", "57P02", "57P03":
-                return "the PostgreSQL server at \(server) ended the connection (\(message)); nothing of the open transaction was stored"
-            case let state:
-                return "PostgreSQL error \(state) at \(server): \(message)"
+            case "28P01", "28000": return .refusedUser(server: server, user: location.user, message: message)
+            case "3D000": return .noDatabase(server: server, database: location.database)
+            case "55P03": return .lockWaitExceeded(message: message)
+            case "57P01", "57P02", "57P03": return .sessionEnded(server: server, message: message)
+            case let state: return .serverError(server: server, state: state, message: message)
             }
         }
         switch error.code {
         case .connectionError:
             if let underlying = error.underlying as? ChannelError, case .connectTimeout = underlying {
-                return "could not connect to the PostgreSQL server at \(server) within \(location.connectTimeout) s; "
-                    + "check the host and port, or raise connect_timeout in the URL"
+                return .connectTimeout(server: server, seconds: location.connectTimeout)
             }
-            return "cannot connect to the PostgreSQL server at \(server): "
-                + (error.underlying.map { "\($0)" } ?? "connection failed") + "; check the host and port and that the server runs"
+            return .cannotConnect(server: server, reason: error.underlying.map { "\($0)" } ?? "connection failed")
         case .sslUnsupported:
-            return "the PostgreSQL server at \(server) does not offer TLS, which sslmode=\(location.tls.rawValue) demands"
+            return .noTLS(server: server, sslmode: location.tls.rawValue)
         case .authMechanismRequiresPassword:
-            return "the PostgreSQL server at \(server) asks user '\(location.user)' for a password; give it in the URL or PGPASSWORD"
+            return .passwordNeeded(server: server, user: location.user)
         case .serverClosedConnection, .uncleanShutdown, .clientClosedConnection:
-            return "lost the connection to the PostgreSQL server at \(server); nothing of the open transaction was stored"
+            return .connectionLost(server: server)
         default:
-            return "PostgreSQL connection to \(server) failed (\(error.code))"
+            return .failed(server: server, code: "\(error.code)")
         }
     }
 }
@@ -367,6 +368,7 @@ struct PostgresSQLRow: SQLRow {
     func integer(_ column: Int) throws -> Int64 { try row[column].decode(Int64.self) }
     func optionalInteger(_ column: Int) throws -> Int64? { try row[column].decode(Int64?.self) }
     func real(_ column: Int) throws -> Double { try row[column].decode(Double.self) }
+    func optionalReal(_ column: Int) throws -> Double? { try row[column].decode(Double?.self) }
     func bool(_ column: Int) throws -> Bool {
         let cell = row[column]
         return cell.dataType == .bool ? try cell.decode(Bool.self) : try cell.decode(Int64.self) != 0

@@ -35,6 +35,7 @@ public protocol SQLRow {
     func integer(_ column: Int) throws -> Int64
     func optionalInteger(_ column: Int) throws -> Int64?
     func real(_ column: Int) throws -> Double
+    func optionalReal(_ column: Int) throws -> Double?
     /// An integer 0/1 column, or a boolean expression such as `x IS NOT NULL`.
     func bool(_ column: Int) throws -> Bool
     func blob(_ column: Int) throws -> [UInt8]

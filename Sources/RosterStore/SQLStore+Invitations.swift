@@ -43,28 +43,30 @@ extension SQLStore {
                 constantTimeEquals(found.tokenHash, hash)
             else { throw StoreError.unknownToken }
             if found.accepted { throw StoreError.tokenUsed(email: found.email) }
-            if found.revoked || found.status == "inactive" { throw StoreError.tokenRevoked(email: found.email) }
+            if found.revoked || found.status == UserStatus.inactive.rawValue { throw StoreError.tokenRevoked(email: found.email) }
             if found.expiresEpoch <= now.timeIntervalSince1970 {
                 throw StoreError.tokenExpired(email: found.email, expiredAt: found.expiresAt)
             }
             let at = Timestamp.string(now)
             try db.execute("UPDATE invitations SET accepted_at = ? WHERE id = ?", [at, found.id])
-            try db.execute("UPDATE users SET status = 'active', accepted_at = ?, updated_at = ? WHERE id = ?",
-                           [at, at, found.userID])
+            try db.execute("UPDATE users SET status = ?, accepted_at = ?, updated_at = ? WHERE id = ?",
+                           [UserStatus.active.rawValue, at, at, found.userID])
             // Accepting is the platform's doing, not a directory change: recorded, serial unchanged.
             let context = ApplyContext(actor: actor, commit: nil, now: now, random: SystemRandomSource(),
                                        invitations: InvitationSettings())
             var writer = StoreWriter(db: db, context: context, serial: try Self.storeInfo(db, backend: backend).serial)
             try writer.loadChainHead()
-            try writer.audit(action: "accept-invitation", type: "invitation", id: found.email,
-                             change: #"{"invitation":"\#(found.id)"}"#, userKey: Syntax.emailKey(found.email))
+            try writer.audit(action: .acceptInvitation, type: .invitation, id: found.email,
+                             change: InvitationAuditChange.json(action: .acceptInvitation, email: found.email,
+                                                                invitationID: found.id),
+                             userKey: Syntax.emailKey(found.email))
             try writer.finish()
             return found.email
         }
     }
 
     public func resendInvitation(email: String, context: ApplyContext) throws {
-        try changeInvitation(email: email, action: "resend-invitation", context: context) { writer, db, key in
+        try changeInvitation(email: email, action: .resendInvitation, context: context) { writer, db, key in
             // The latest invitation (a re-issue made in the same instant counts more).
             let latest = try db.first("""
                 SELECT i.details, i.reissue_count FROM invitations i JOIN users u ON u.id = i.user_id
@@ -73,70 +75,42 @@ extension SQLStore {
             guard let latest, let details = try? JSONDecoder().decode(InvitationPlan.self, from: Data(latest.0.utf8))
             else { throw StoreError.noPendingInvitation(email: email) }
             try writer.revokeInvitations(userKey: key)
-            try writer.issueInvitation(details, reissueCount: latest.1)
+            return try writer.issueInvitation(details, reissueCount: latest.1)
         }
     }
 
     public func revokeInvitation(email: String, context: ApplyContext) throws {
-        try changeInvitation(email: email, action: "revoke-invitation", context: context) { writer, db, key in
-            let pending = try db.integer("""
-                SELECT COUNT(*) FROM invitations i JOIN users u ON u.id = i.user_id
-                WHERE u.email_key = ? AND i.accepted_at IS NULL AND i.revoked_at IS NULL
-                """, [key]) ?? 0
-            guard pending > 0 else { throw StoreError.noPendingInvitation(email: email) }
+        try changeInvitation(email: email, action: .change(.revokeInvitation), context: context) { writer, db, key in
+            let pending = try db.text("""
+                SELECT i.id FROM invitations i JOIN users u ON u.id = i.user_id
+                WHERE u.email_key = ? AND i.accepted_at IS NULL AND i.revoked_at IS NULL ORDER BY i.issued_at DESC, i.id
+                """, [key])
+            guard let pending else { throw StoreError.noPendingInvitation(email: email) }
             try writer.revokeInvitations(userKey: key)
+            return pending
         }
     }
 
     /// An operator's change to one user's invitation: its own serial and audit record.
-    private func changeInvitation(email: String, action: String, context: ApplyContext,
-                                  _ body: (inout StoreWriter, any SQLSession, String) throws -> Void) throws {
+    /// `body` returns the id of the invitation the record is about.
+    private func changeInvitation(email: String, action: AuditAction, context: ApplyContext,
+                                  _ body: (inout StoreWriter, any SQLSession, String) throws -> String) throws {
         let key = email.lowercased()
         try write { db in
             guard let status = try db.text("SELECT status FROM users WHERE email_key = ?", [key]) else {
                 throw StoreError.unknownUser(email: email)
             }
-            guard status == "invited" else { throw StoreError.noPendingInvitation(email: email) }
+            guard status == UserStatus.invited.rawValue else { throw StoreError.noPendingInvitation(email: email) }
             let serial = try Self.storeInfo(db, backend: backend).serial + 1
             var writer = StoreWriter(db: db, context: context, serial: serial)
             try writer.loadChainHead()
-            try body(&writer, db, key)
-            try writer.audit(action: action, type: "invitation", id: email, change: #"{"user":"\#(key)"}"#, userKey: key)
+            let invitationID = try body(&writer, db, key)
+            let shown = try db.text("SELECT email FROM users WHERE email_key = ?", [key]) ?? email
+            try writer.audit(action: action, type: .invitation, id: shown,
+                             change: InvitationAuditChange.json(action: action, email: shown, invitationID: invitationID),
+                             userKey: key)
             try writer.finish()
             try db.execute("UPDATE meta SET value = ? WHERE key = 'serial'", [String(serial)])
-        }
-    }
-
-    // MARK: Outbox
-
-    public func undeliveredMessages() throws -> [OutboxMessage] {
-        try read { db in
-            try db.rows("""
-                SELECT id, recipient, message, attempts FROM outbox
-                WHERE delivered_at IS NULL AND message IS NOT NULL ORDER BY created_at, id
-                """) { row in
-                OutboxMessage(id: try row.text(0), recipient: try row.text(1), text: try row.text(2),
-                              attempts: Int(try row.integer(3)))
-            }
-        }
-    }
-
-    public func markDelivered(messageIDs: [String], at: Date) throws {
-        guard !messageIDs.isEmpty else { return }
-        let time = Timestamp.string(at)
-        try write { db in
-            for id in messageIDs {
-                try db.execute("""
-                    UPDATE outbox SET delivered_at = ?, message = NULL, attempts = attempts + 1, last_error = NULL WHERE id = ?
-                    """, [time, id])
-            }
-        }
-    }
-
-    public func markFailed(messageID: String, error: String, at: Date) throws {
-        _ = try write { db in
-            try db.execute("UPDATE outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?",
-                           ["\(Timestamp.string(at)): \(error)", messageID])
         }
     }
 
@@ -173,10 +147,16 @@ extension SQLStore {
             SELECT seq, serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash
             FROM audit \(filter) ORDER BY seq
             """, arguments) { row in
-            AuditRecord(sequence: Int(try row.integer(0)), serial: Int(try row.integer(1)), at: try row.text(2),
-                        actor: try row.text(3), commit: try row.optionalText(4), action: try row.text(5),
-                        entityType: try row.text(6), entityID: try row.text(7), change: try row.text(8),
-                        previousHash: try row.text(9), hash: try row.text(10))
+            try auditRecord(row)
+        }
+    }
+
+    public func records(afterSequence: Int, limit: Int) throws -> [AuditRecord] {
+        try read { db in
+            try db.rows("""
+                SELECT seq, serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash
+                FROM audit WHERE seq > ? ORDER BY seq LIMIT ?
+                """, [afterSequence, limit], auditRecord)
         }
     }
 
@@ -186,6 +166,18 @@ extension SQLStore {
             return AuditChain.verify(try Self.auditRecords(db, afterSerial: nil, user: nil, since: nil), head: head)
         }
     }
+}
+
+/// An audit row read in the column order of `auditRecords`.
+func auditRecord(_ row: any SQLRow) throws -> AuditRecord {
+    let actionText = try row.text(5), typeText = try row.text(6)
+    guard let action = AuditAction(rawValue: actionText), let type = EntityType(rawValue: typeText) else {
+        throw StoreError.unknownAuditEntry(sequence: Int(try row.integer(0)), action: actionText, entityType: typeText)
+    }
+    return AuditRecord(sequence: Int(try row.integer(0)), serial: Int(try row.integer(1)), at: try row.text(2),
+                       actor: try row.text(3), commit: try row.optionalText(4), action: action, entityType: type,
+                       entityID: try row.text(7), change: try row.text(8), previousHash: try row.text(9),
+                       hash: try row.text(10))
 }
 
 /// The invitation a presented token's hash found, before the constant-time check.

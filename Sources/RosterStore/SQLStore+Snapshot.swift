@@ -47,7 +47,7 @@ extension SQLStore {
         }
         /// The key of the user with this id (every id in the store's rows names a user).
         func userKey(_ id: Int64) throws -> String {
-            guard let key = userKeys[id] else { throw StoreError.inconsistent("no user with id \(id)") }
+            guard let key = userKeys[id] else { throw StoreError.inconsistent(.noUserWithID(id)) }
             return key
         }
         try session.forEachRow("SELECT id, name, owner_id, active, applied FROM customers", []) { row in

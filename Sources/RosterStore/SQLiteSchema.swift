@@ -42,4 +42,18 @@ enum SQLiteSchema {
     CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
     """
+
+    /// The outbox of SPEC §6.2: each message's status and retry schedule; the clear token in a
+    /// column of its own (the mail is composed when it is sent, by whichever channel). Rows
+    /// of v1 keep their composed text in `message` until delivered.
+    static let v2 = """
+    ALTER TABLE outbox ADD COLUMN status TEXT NOT NULL DEFAULT 'pending'
+        CHECK (status IN ('pending', 'delivered', 'failed', 'revoked'));
+    ALTER TABLE outbox ADD COLUMN token TEXT;
+    ALTER TABLE outbox ADD COLUMN next_attempt_epoch REAL;
+    ALTER TABLE outbox ADD COLUMN last_attempt_at TEXT;
+    UPDATE outbox SET status = 'delivered' WHERE delivered_at IS NOT NULL;
+    UPDATE outbox SET status = 'revoked' WHERE delivered_at IS NULL AND message IS NULL;
+    CREATE INDEX outbox_due ON outbox (status, created_at, id);
+    """
 }

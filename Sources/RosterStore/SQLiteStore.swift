@@ -13,12 +13,29 @@ public final class SQLiteStore: SQLStore {
 
     public var displayURL: String { "sqlite:\(path)" }
 
+    /// Set when the existing file could be read by other local users (it holds undelivered
+    /// tokens): the caller warns, naming the fix.
+    public private(set) var readableByOthers = false
+
     /// Opens (creating when missing) the store at `path`; `random` makes the lineage of a new store.
     public init(path: String, random: any RandomSource = SystemRandomSource(), busyTimeout: TimeInterval = 30) throws {
         self.path = path
         let folder = (path as NSString).deletingLastPathComponent
-        if !folder.isEmpty {
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
+            // The folder and the file are the owner's alone, whatever the umask: undelivered
+            // messages hold clear tokens. SQLite gives its -wal and -shm files the file's mode.
+            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+        }
+        if FileManager.default.fileExists(atPath: path) {
+            let mode = ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
+            readableByOthers = mode & 0o077 != 0
+        } else {
+            let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+            if fd >= 0 {
+                _ = fchmod(fd, 0o600)
+                close(fd)
+            }
         }
         var configuration = Configuration()
         configuration.busyMode = .timeout(busyTimeout)
@@ -31,7 +48,7 @@ public final class SQLiteStore: SQLStore {
         let lock = FileLock(path: path + ".migrate.lock")
         guard try lock.acquire(holder: LockHolder(host: "", pid: getpid(), actor: "migration", since: ""),
                                timeout: busyTimeout).acquired else {
-            throw StoreError.database("another process has been migrating \(path) for over \(Int(busyTimeout)) s")
+            throw StoreError.migrationBusy(path: path, seconds: Int(busyTimeout))
         }
         defer { lock.release() }
         do {
@@ -41,7 +58,7 @@ public final class SQLiteStore: SQLStore {
             }
             try Self.migrator(random: random).migrate(queue)
         } catch let error as DatabaseError {
-            throw StoreError.database("cannot open \(path): \(error.message ?? error.description)")
+            throw StoreError.cannotOpen(path: path, detail: error.message ?? error.description)
         }
     }
 
@@ -53,6 +70,9 @@ public final class SQLiteStore: SQLStore {
             let bytes = random.bytes(16)
             try db.execute(sql: "INSERT INTO meta (key, value) VALUES ('lineage', ?), ('serial', '0'), ('audit_head', ?)",
                            arguments: [uuidString(bytes), AuditChain.genesis])
+        }
+        migrator.registerMigration("v2-delivery") { db in
+            try db.execute(sql: SQLiteSchema.v2)
         }
         return migrator
     }
@@ -78,7 +98,7 @@ public final class SQLiteStore: SQLStore {
                     result = try body(SQLiteSession(db: db))
                     return .commit
                 }
-                guard let result else { throw StoreError.database("transaction produced no result") }
+                guard let result else { preconditionFailure("a committed transaction always has its result") }
                 return result
             }
         }
@@ -90,6 +110,16 @@ public final class SQLiteStore: SQLStore {
         let lock = FileLock(path: path + ".lock")
         let result = try lock.acquire(holder: holder, timeout: timeout)
         guard result.acquired else { throw StoreError.lockHeld(holder: result.holder) }
+        defer { lock.release() }
+        return try body()
+    }
+
+    /// A `flock` on `PATH.deliver.lock`, tried once: a second run finds it held and leaves.
+    public func withDeliveryLock<T>(_ body: () throws -> T) throws -> T? {
+        let lock = FileLock(path: path + ".deliver.lock")
+        let holder = LockHolder(host: ProcessInfo.processInfo.hostName, pid: getpid(), actor: "delivery",
+                                since: Timestamp.string(Date()))
+        guard try lock.acquire(holder: holder, timeout: 0).acquired else { return nil }
         defer { lock.release() }
         return try body()
     }
@@ -140,6 +170,7 @@ struct SQLiteRow: SQLRow {
     func integer(_ column: Int) throws -> Int64 { row[column] }
     func optionalInteger(_ column: Int) throws -> Int64? { row[column] }
     func real(_ column: Int) throws -> Double { row[column] }
+    func optionalReal(_ column: Int) throws -> Double? { row[column] }
     func bool(_ column: Int) throws -> Bool { row[column] }
     func blob(_ column: Int) throws -> [UInt8] { [UInt8](row[column] as Data) }
 }

@@ -60,29 +60,47 @@ public struct InvitationRecord: Codable, Sendable, Hashable {
     public var reissueCount: Int
 }
 
-/// An undelivered invitation message.
-public struct OutboxMessage: Sendable, Hashable {
-    public var id: String
-    public var recipient: String
-    /// The RFC 5322 text, holding the clear token.
-    public var text: String
-    public var attempts: Int
+/// Where one invitation message stands in the outbox (SPEC §6.2).
+public enum OutboxStatus: String, Codable, Sendable, CaseIterable {
+    /// Waiting for its first attempt, or for the next one on the retry schedule.
+    case pending
+    /// Sent; its token was erased.
+    case delivered
+    /// Every attempt failed, or one failed for good; `roster deliver --retry-failed` tries again.
+    case failed
+    /// Its invitation was revoked or re-sent before it went out; never sent.
+    case revoked
 }
 
-/// One audit log record: a change, who made it, when, chained by hash to the one before.
-public struct AuditRecord: Codable, Sendable, Hashable {
-    public var sequence: Int
-    public var serial: Int
-    public var at: String
-    public var actor: String
-    public var commit: String?
-    public var action: String
-    public var entityType: String
-    public var entityID: String
-    /// The change as JSON (never a token).
-    public var change: String
-    public var previousHash: String
-    public var hash: String
+/// One outbox message as `roster outbox` lists it; never carries the token.
+public struct OutboxEntry: Codable, Sendable, Hashable {
+    /// The Message-ID.
+    public var id: String
+    public var recipient: String
+    public var status: OutboxStatus
+    public var attempts: Int
+    public var createdAt: String
+    public var lastAttemptAt: String?
+    public var lastError: String?
+    /// When a pending message is tried next (nil: at the next run).
+    public var nextAttemptAt: String?
+    public var deliveredAt: String?
+}
+
+/// What one attempt came to, as the outbox records it.
+public struct OutboxUpdate: Sendable, Hashable {
+    public var messageID: String
+    /// `delivered`, `pending` (to retry at `nextAttempt`) or `failed`.
+    public var status: OutboxStatus
+    public var nextAttempt: Date?
+    public var error: String?
+
+    public init(messageID: String, status: OutboxStatus, nextAttempt: Date? = nil, error: String? = nil) {
+        self.messageID = messageID
+        self.status = status
+        self.nextAttempt = nextAttempt
+        self.error = error
+    }
 }
 
 /// The result of `audit verify`.
@@ -91,61 +109,6 @@ public struct AuditVerification: Sendable, Hashable {
     /// The first record whose hash does not match, when the history was rewritten.
     public var firstBroken: Int?
     public var reason: String?
-}
-
-/// Errors a store reports; wording for users lives in `description`.
-public enum StoreError: Error, CustomStringConvertible, Equatable {
-    case lockHeld(holder: LockHolder?)
-    case stalePlan(planLineage: String, planSerial: Int, lineage: String, serial: Int, since: [AuditRecord])
-    case unknownToken
-    case tokenUsed(email: String)
-    case tokenRevoked(email: String)
-    case tokenExpired(email: String, expiredAt: String)
-    case noPendingInvitation(email: String)
-    case unknownUser(email: String)
-    case inconsistent(String)
-    case database(String)
-    /// A state URL that cannot be used as written (a usage error, not a runtime one).
-    case badURL(String)
-
-    public var description: String {
-        switch self {
-        case .lockHeld(let holder):
-            return "the store is locked by another apply"
-                + (holder.map { ": \($0)" } ?? "") + "; wait for it, or retry with --lock-timeout 5m"
-        case .stalePlan(let planLineage, let planSerial, let lineage, let serial, let since):
-            if planLineage != lineage {
-                return "the saved plan was made for another store (lineage \(planLineage), this store is \(lineage)); run 'roster plan' again"
-            }
-            var text = "the saved plan is stale: it was made at serial \(planSerial), the store is at serial \(serial); run 'roster plan' again"
-            if !since.isEmpty {
-                text += "\nchanged since:"
-                for record in since.prefix(50) {
-                    text += "\n  serial \(record.serial) \(record.at) \(record.actor): \(record.action) \(record.entityType) \(record.entityID)"
-                }
-                if since.count > 50 { text += "\n  … and \(since.count - 50) more (roster history)" }
-            }
-            return text
-        case .unknownToken:
-            return "unknown invitation token; check the link, or ask for a new invitation ('roster invitations resend EMAIL')"
-        case .tokenUsed(let email):
-            return "this invitation for '\(email)' was already accepted"
-        case .tokenRevoked(let email):
-            return "this invitation for '\(email)' was revoked; ask for a new one ('roster invitations resend \(email)')"
-        case .tokenExpired(let email, let at):
-            return "this invitation for '\(email)' expired at \(at); ask for a new one ('roster invitations resend \(email)')"
-        case .noPendingInvitation(let email):
-            return "'\(email)' has no pending invitation"
-        case .unknownUser(let email):
-            return "'\(email)' is not in the store"
-        case .inconsistent(let detail):
-            return "the plan does not fit the store: \(detail); run 'roster plan' again"
-        case .database(let detail):
-            return "store error: \(detail)"
-        case .badURL(let detail):
-            return detail
-        }
-    }
 }
 
 /// A stored directory, in SQLite or PostgreSQL; nothing backend-specific leaks past this.
@@ -172,12 +135,25 @@ public protocol StateStore: AnyObject {
     func resendInvitation(email: String, context: ApplyContext) throws
     func revokeInvitation(email: String, context: ApplyContext) throws
 
-    func undeliveredMessages() throws -> [OutboxMessage]
-    /// Erases the clear tokens: the messages are kept as delivered, without their text.
-    func markDelivered(messageIDs: [String], at: Date) throws
-    func markFailed(messageID: String, error: String, at: Date) throws
+    /// Pending messages in the order they were queued, at most `limit`, after the message
+    /// `after` (keyset paging); with `dueBy`, only those whose next attempt is due by then.
+    /// Names are read from the store; `acceptURL` is left for the caller to fill in.
+    func pendingMessages(dueBy: Date?, after: String?, limit: Int) throws -> [OutboundInvitation]
+    /// How many messages `pendingMessages` would return in all.
+    func countPendingMessages(dueBy: Date?) throws -> Int
+    /// Records attempts in one transaction: a delivered message's token is erased.
+    func recordAttempts(_ updates: [OutboxUpdate], at: Date) throws
+    /// Returns failed messages to pending with a fresh schedule; how many.
+    func retryFailedMessages() throws -> Int
+    /// The outbox, oldest first, optionally of one status.
+    func outbox(status: OutboxStatus?) throws -> [OutboxEntry]
+    /// Runs `body` holding the store's delivery lock (one delivery run at a time; it never
+    /// blocks an apply); nil without running it when another run holds it.
+    func withDeliveryLock<T>(_ body: () throws -> T) throws -> T?
 
     /// Audit records, oldest first; filtered by serial above `afterSerial`, user email and time.
     func auditRecords(afterSerial: Int?, user: String?, since: Date?) throws -> [AuditRecord]
+    /// Up to `limit` audit records after `afterSequence`, in order: the event feed.
+    func records(afterSequence: Int, limit: Int) throws -> [AuditRecord]
     func verifyAudit() throws -> AuditVerification
 }

@@ -16,8 +16,8 @@ extension SQLStore {
             let encoder = AuditEncoder()
             for change in plan.changes {
                 try writer.apply(change)
-                try writer.audit(action: change.action.rawValue, type: change.type.rawValue, id: change.id,
-                                 change: encoder.json(change), userKey: change.userKey)
+                try writer.audit(action: .change(change.action), type: change.type, id: change.id,
+                                 change: try encoder.json(change), userKey: change.userKey)
             }
             try writer.finish()
             try db.execute("UPDATE meta SET value = ? WHERE key = 'serial'", [String(info.serial + 1)])
@@ -56,13 +56,15 @@ struct StoreWriter {
 
     /// Appends one audit record chained to the previous one; `userKey` ties it to a user's
     /// identity, so the user's history survives a rename.
-    mutating func audit(action: String, type: String, id: String, change: String, userKey: String?) throws {
+    mutating func audit(action: AuditAction, type: EntityType, id: String, change: String, userKey: String?) throws {
         let hash = AuditChain.hash(previous: chainHead, serial: serial, at: now, actor: context.actor,
-                                   commit: context.commit, action: action, entityType: type, entityID: id, change: change)
+                                   commit: context.commit, action: action.rawValue, entityType: type.rawValue,
+                                   entityID: id, change: change)
         try run(sql: """
             INSERT INTO audit (serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash, user_id)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM users WHERE email_key = ?))
-            """, arguments: [serial, now, context.actor, context.commit, action, type, id, change, chainHead, hash, userKey])
+            """, arguments: [serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
+                             chainHead, hash, userKey])
         chainHead = hash
     }
 
@@ -73,7 +75,7 @@ struct StoreWriter {
 
     func userID(_ key: String) throws -> Int64 {
         guard let id = try db.integer("SELECT id FROM users WHERE email_key = ?", [key]) else {
-            throw StoreError.inconsistent("user '\(key)' is not in the store")
+            throw StoreError.inconsistent(.userMissing(email: key))
         }
         return id
     }
@@ -127,27 +129,27 @@ struct StoreWriter {
         case .invite:
             changed = try run(sql: """
                 INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at)
-                VALUES (?, ?, ?, 'invited', ?, ?, ?)
-                """, arguments: [user.key, user.email, user.name, Fingerprint.user(user), now, now])
+                VALUES (?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [user.key, user.email, user.name, UserStatus.invited.rawValue, Fingerprint.user(user), now, now])
         case .rename:
-            guard case .user(let old)? = change.before else { throw StoreError.inconsistent("rename without a previous user") }
+            guard case .user(let old)? = change.before else { throw StoreError.inconsistent(.renameWithoutPreviousUser) }
             changed = try run(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
                               arguments: [user.key, user.email, Fingerprint.user(user), now, old.key])
         case .deactivate:
             changed = try run(sql: """
-                UPDATE users SET status = 'inactive', applied = ?, deactivated_at = ?, updated_at = ? WHERE email_key = ?
-                """, arguments: [Fingerprint.user(user), now, now, user.key])
+                UPDATE users SET status = ?, applied = ?, deactivated_at = ?, updated_at = ? WHERE email_key = ?
+                """, arguments: [UserStatus.inactive.rawValue, Fingerprint.user(user), now, now, user.key])
         default:
             changed = try run(sql: """
                 UPDATE users SET email = ?, name = ?, status = ?, applied = ?, updated_at = ?,
-                    deactivated_at = CASE WHEN ? = 'inactive' THEN deactivated_at ELSE NULL END
+                    deactivated_at = CASE WHEN ? = 1 THEN deactivated_at ELSE NULL END
                 WHERE email_key = ?
                 """, arguments: [user.email, user.name, user.status.rawValue, Fingerprint.user(user), now,
-                                 user.status.rawValue, user.key])
+                                 user.status == .inactive, user.key])
         }
         guard changed == 1 else {
             let email = if case .user(let old)? = change.before, change.action == .rename { old.email } else { user.email }
-            throw StoreError.inconsistent("user '\(email)' is not in the store")
+            throw StoreError.inconsistent(.userMissing(email: email))
         }
         if let invitation = change.invitation {
             try issueInvitation(invitation, reissueCount: 0)
@@ -169,14 +171,14 @@ struct StoreWriter {
                 UPDATE memberships SET ended_at = ?, end_reason = ?
                 WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
                 """, arguments: [now, change.reason ?? "removed from the files", user, scope.kind.rawValue, scope.id])
-            guard changed == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
+            guard changed == 1 else { throw StoreError.inconsistent(.membershipNotActive(id: change.id)) }
         default:
             let changed = try run(sql: """
                 UPDATE memberships SET roles = ?, expires = ?, applied = ?
                 WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
                 """, arguments: [membership.roles.joined(separator: ","), membership.expires,
                                  Fingerprint.membership(membership), user, scope.kind.rawValue, scope.id])
-            guard changed == 1 else { throw StoreError.inconsistent("membership \(change.id) is not active") }
+            guard changed == 1 else { throw StoreError.inconsistent(.membershipNotActive(id: change.id)) }
         }
     }
 
@@ -184,18 +186,18 @@ struct StoreWriter {
         switch change.action {
         case .reissueInvitation:
             guard let invitation = change.invitation, let replaces = invitation.replaces else {
-                throw StoreError.inconsistent("reissue-invitation \(change.id) names no invitation")
+                throw StoreError.inconsistent(.reissueNamesNoInvitation(change: change.id))
             }
             let count = try db.integer("""
                 SELECT reissue_count FROM invitations WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL
                 """, [replaces]).map(Int.init)
-            guard let count else { throw StoreError.inconsistent("invitation \(replaces) is no longer pending") }
+            guard let count else { throw StoreError.inconsistent(.invitationNotPending(id: replaces)) }
             try revokeInvitations(userKey: invitation.user)
             try issueInvitation(invitation, reissueCount: count + 1)
         case .revokeInvitation:
             try revokeInvitations(userKey: change.id.lowercased())
         default:
-            throw StoreError.inconsistent("cannot apply \(change.action.rawValue) \(change.type.rawValue)")
+            throw StoreError.inconsistent(.cannotApply(action: change.action, type: change.type))
         }
     }
 
@@ -203,16 +205,18 @@ struct StoreWriter {
     func revokeInvitations(userKey: String) throws {
         let user = try userID(userKey)
         try run(sql: """
-            UPDATE outbox SET message = NULL, last_error = 'invitation revoked'
-            WHERE delivered_at IS NULL AND invitation_id IN
+            UPDATE outbox SET message = NULL, token = NULL, status = 'revoked', last_error = 'invitation revoked'
+            WHERE status IN ('pending', 'failed') AND invitation_id IN
                 (SELECT id FROM invitations WHERE user_id = ? AND accepted_at IS NULL AND revoked_at IS NULL)
             """, arguments: [user])
         try run(sql: "UPDATE invitations SET revoked_at = ? WHERE user_id = ? AND accepted_at IS NULL AND revoked_at IS NULL",
                        arguments: [now, user])
     }
 
-    /// A new token (only its hash stored), the invitation row, and its message in the outbox.
-    mutating func issueInvitation(_ invitation: InvitationPlan, reissueCount: Int) throws {
+    /// A new token (only its hash stored), the invitation row, and its message in the outbox;
+    /// returns the invitation's id.
+    @discardableResult
+    mutating func issueInvitation(_ invitation: InvitationPlan, reissueCount: Int) throws -> String {
         let user = try userID(invitation.user)
         let id = hex(context.random.bytes(16))
         let token = base64URL(context.random.bytes(32))
@@ -223,11 +227,12 @@ struct StoreWriter {
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """, arguments: [id, user, tokenHash(token), details, invitation.inviter, now, Timestamp.string(expires),
                              expires.timeIntervalSince1970, reissueCount])
-        let message = InvitationMessage(invitation: invitation, invitationID: id, token: token, issuedAt: context.now,
-                                        expiresAt: expires, acceptURL: context.invitations.acceptURL)
-        try run(sql: "INSERT INTO outbox (id, invitation_id, recipient, message, created_at) VALUES (?, ?, ?, ?, ?)",
-                       arguments: [message.messageID, id, invitation.email, message.text, now])
+        // The mail is composed when it is sent; until then the outbox holds the token alone.
+        try run(sql: """
+            INSERT INTO outbox (id, invitation_id, recipient, token, created_at, status) VALUES (?, ?, ?, ?, ?, 'pending')
+            """, arguments: [OutboundInvitation.messageID(invitationID: id), id, invitation.email, token, now])
         messages += 1
+        return id
     }
 }
 

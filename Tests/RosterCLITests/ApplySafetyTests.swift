@@ -177,7 +177,7 @@ final class ApplySafetyTests: XCTestCase {
         try ws.write(RailsProject.usersFile, RailsProject.users(idle: 1...1))
         let plan = try ws.plan()
         XCTAssertEqual(lines(plan).filter { $0.hasPrefix("deactivate user") }.count, 5)
-        let check = try XCTUnwrap(plan.rails.first { $0.rail == "mass-deactivation" })
+        let check = try XCTUnwrap(plan.rails.first { $0.rail == .massDeactivation })
         XCTAssertEqual([check.count, check.limit], [5, 1], "10% of 19 active users")
         XCTAssertEqual(check.message, "5 users deactivated; safety.maxUserDeactivations (10% of 19 active) allows 1")
         try assertRailBlocks(ws, "mass-deactivation")
@@ -188,7 +188,7 @@ final class ApplySafetyTests: XCTestCase {
         try ws.write(RailsProject.customerFile, RailsProject.customer(members: 6...12))
         let plan = try ws.plan()
         XCTAssertEqual(lines(plan).filter { $0.hasPrefix("revoke membership") }.count, 5)
-        let check = try XCTUnwrap(plan.rails.first { $0.rail == "mass-removal" })
+        let check = try XCTUnwrap(plan.rails.first { $0.rail == .massRemoval })
         XCTAssertEqual([check.count, check.limit], [5, 3], "25% of 12 memberships")
         try assertRailBlocks(ws, "mass-removal")
     }
@@ -198,7 +198,7 @@ final class ApplySafetyTests: XCTestCase {
         try ws.write(RailsProject.usersFile, RailsProject.users(idle: 1...2))
         try ws.write(RailsProject.customerFile, RailsProject.customer(members: 5...12))
         let plan = try ws.plan()
-        XCTAssertEqual(plan.rails.filter { $0.rail.hasPrefix("mass-") }.map(\.count), [4, 4])
+        XCTAssertEqual(plan.rails.filter { $0.rail.rawValue.hasPrefix("mass-") }.map(\.count), [4, 4])
         XCTAssertEqual(blockedRails(plan), [], "4 is over 10% and 25% but under the floor of 5")
         try ws.applyAndConverge()
     }

@@ -53,12 +53,17 @@ final class InputLines: @unchecked Sendable {
     }
 }
 
-/// Compares `actual` with the golden file `Golden/NAME`; `ROSTER_RECORD=1` rewrites it instead.
+/// Compares `actual` with the golden file `Golden/NAME`. `ROSTER_RECORD=1` rewrites the file
+/// and still fails the test (naming the file), so a variable left set can never turn the
+/// suite green: record, review the diff, then run again without it.
 func assertGolden(_ actual: String, named name: String, file: StaticString = #filePath, line: UInt = #line) {
     let path = Paths.testsFolder + "/Golden/" + name
     if ProcessInfo.processInfo.environment["ROSTER_RECORD"] == "1" {
         try? FileManager.default.createDirectory(atPath: Paths.testsFolder + "/Golden", withIntermediateDirectories: true)
+        let previous = try? String(contentsOfFile: path, encoding: .utf8)
         XCTAssertNoThrow(try actual.write(toFile: path, atomically: true, encoding: .utf8))
+        XCTFail("recorded golden file \(name)\(previous == actual ? " (unchanged)" : ""); review it and run the tests "
+                + "again without ROSTER_RECORD", file: file, line: line)
         return
     }
     guard let expected = try? String(contentsOfFile: path, encoding: .utf8) else {

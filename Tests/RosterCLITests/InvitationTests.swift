@@ -135,13 +135,14 @@ final class InvitationTests: XCTestCase {
         })
         XCTAssertEqual(head.components(separatedBy: "\r\n"), [
             "Message-ID: <invitation-\(id)@roster>", "Date: Mon, 23 Nov 2026 12:00:00 +0000",
-            "From: frank@bluebird-studio.example", "To: dan@partner.example",
+            "From: Frank Hale <frank@bluebird-studio.example>", "To: Dan Partner <dan@partner.example>",
             "Subject: You are invited to account bluebird-tv", "MIME-Version: 1.0",
             "Content-Type: text/plain; charset=utf-8", "Content-Transfer-Encoding: 8bit",
         ])
         XCTAssertFalse(message.text.replacingOccurrences(of: "\r\n", with: "").contains("\n"), "CRLF line ends only")
-        XCTAssertTrue(body.contains("  - account bluebird-tv: ecommerce-viewer, viewer\r\n"
-                                    + "  - account northwind-live: system-integrator\r\n"), body)
+        XCTAssertTrue(body.hasPrefix("Hello Dan Partner,\r\n\r\nFrank Hale (frank@bluebird-studio.example) invited you to:"), body)
+        XCTAssertTrue(body.contains("  - account bluebird-tv (Bluebird TV): ecommerce-viewer, viewer\r\n"
+                                    + "  - account northwind-live (Northwind Live Streaming): system-integrator\r\n"), body)
         XCTAssertTrue(body.contains("Accept the invitation before 2026-11-30T12:00:00Z:"), body)
         XCTAssertTrue(body.contains("https://portal.example.com/invite?token=\(message.token)\r\n"), body)
         XCTAssertEqual(Data(base64Encoded: message.token.replacingOccurrences(of: "-", with: "+")
@@ -150,9 +151,9 @@ final class InvitationTests: XCTestCase {
 
     func testDeliveredMessagesNoLongerHoldTheTokenAndOnlyItsHashIsStored() throws {
         let ws = try Quickstart.applied(accepted: false)
-        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL AND message IS NULL"), 6)
-        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE message IS NOT NULL"), 0)
-        XCTAssertTrue(try ws.store().undeliveredMessages().isEmpty)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE delivered_at IS NOT NULL AND token IS NULL"), 6)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE message IS NOT NULL OR token IS NOT NULL"), 0)
+        XCTAssertTrue(try ws.store().pendingMessages(dueBy: nil, after: nil, limit: 1_000_000).isEmpty)
         for message in try ws.messages() {
             let stored = try ws.strings("""
                 SELECT \(ws.isPostgres ? "encode(i.token_hash, 'hex')" : "lower(hex(i.token_hash))") FROM invitations i JOIN users u ON u.id = i.user_id
@@ -171,18 +172,25 @@ final class InvitationTests: XCTestCase {
         XCTAssertEqual(apply.stderr.components(separatedBy: "warning: delivery failed for ").count - 1, 6, apply.stderr)
         XCTAssertTrue(apply.stderr.contains("'roster deliver' retries"), apply.stderr)
         XCTAssertEqual(try ws.serial(), 1)
-        XCTAssertEqual(try ws.store().undeliveredMessages().count, 6, "the messages wait in the outbox")
+        XCTAssertEqual(try ws.store().pendingMessages(dueBy: nil, after: nil, limit: 1_000_000).count, 6, "the messages wait in the outbox")
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE attempts = 1 AND last_error IS NOT NULL"), 6)
 
+        // The next attempt waits 5 s ± 20% (SPEC §6.2): not yet due at once, due 6 s later.
+        XCTAssertEqual(ws.run(["deliver"]).stdout, "Nothing to deliver.\n", "the retry is not due yet")
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE attempts = 1"), 6)
+        ws.now += 6
         XCTAssertEqual(ws.run(["deliver"]).status, 1, "still failing")
-        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE attempts = 2"), 6)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE attempts = 2 AND status = 'pending'"), 6)
 
         try ws.remove(".roster/outbox")
-        let deliver = ws.run(["deliver"])
+        XCTAssertEqual(ws.run(["deliver"]).stdout, "Nothing to deliver.\n", "the third attempt waits 5 min ± 20%")
+        let deliver = ws.run(["deliver", "--now"])
         XCTAssertEqual(deliver.status, 0, deliver.stderr)
         XCTAssertEqual(deliver.stdout, "Delivered 6 invitations.\n")
         XCTAssertEqual(Set(try ws.messages().map { $0.to }), Set(Quickstart.users))
-        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE message IS NULL AND delivered_at IS NOT NULL"), 6)
+        XCTAssertEqual(try ws.int("""
+            SELECT COUNT(*) FROM outbox WHERE token IS NULL AND message IS NULL AND delivered_at IS NOT NULL AND status = 'delivered'
+            """), 6)
         XCTAssertEqual(ws.run(["deliver"]).stdout, "Nothing to deliver.\n")
         XCTAssertEqual(try ws.serial(), 1, "delivery is not a change of the directory")
         for message in try ws.messages() {
@@ -197,13 +205,13 @@ final class InvitationTests: XCTestCase {
         try ws.write(".roster/outbox", "not a folder")
         XCTAssertEqual(ws.run(["apply", "--auto-approve"]).status, 0)
         XCTAssertEqual(ws.run(["invitations", "revoke", Self.dan]).status, 0)
-        XCTAssertEqual(try ws.store().undeliveredMessages().map(\.recipient).sorted(),
+        XCTAssertEqual(try ws.store().pendingMessages(dueBy: nil, after: nil, limit: 1_000_000).map(\.recipient.email).sorted(),
                        Quickstart.users.filter { $0 != Self.dan })
         XCTAssertEqual(try ws.int("""
             SELECT COUNT(*) FROM outbox o JOIN invitations i ON i.id = o.invitation_id JOIN users u ON u.id = i.user_id
-            WHERE u.email_key = '\(Self.dan)' AND o.message IS NOT NULL
+            WHERE u.email_key = '\(Self.dan)' AND (o.message IS NOT NULL OR o.token IS NOT NULL)
             """), 0, "the revoked token is gone from the outbox")
         try ws.remove(".roster/outbox")
-        XCTAssertEqual(ws.run(["deliver"]).stdout, "Delivered 5 invitations.\n")
+        XCTAssertEqual(ws.run(["deliver", "--now"]).stdout, "Delivered 5 invitations.\n")
     }
 }

@@ -144,9 +144,11 @@ final class PlanRendererTests: XCTestCase {
     }
 
     func testIdentifiersMatchTheFormatOption() {
-        XCTAssertEqual(TextPlanRenderer.identifier, "text")
-        XCTAssertEqual(MarkdownPlanRenderer.identifier, "markdown")
-        XCTAssertEqual(JSONPlanRenderer.identifier, "json")
+        XCTAssertEqual(TextPlanRenderer.identifier, .text)
+        XCTAssertEqual(MarkdownPlanRenderer.identifier, .markdown)
+        XCTAssertEqual(JSONPlanRenderer.identifier, .json)
+        XCTAssertTrue(PlanRenderers.renderer(for: .markdown, color: false, command: "roster plan") is MarkdownPlanRenderer)
+        XCTAssertTrue(PlanRenderers.renderer(for: .json, color: false, command: "roster plan") is JSONPlanRenderer)
     }
 }
 
@@ -280,17 +282,17 @@ enum PlanSamples {
     static func rails(deactivations: Int = 0, removals: Int = 0, transfers: Int = 0) -> [RailCheck] {
         func plural(_ count: Int, _ noun: String) -> String { "\(count) \(noun)\(count == 1 ? "" : "s")" }
         return [
-            RailCheck(rail: "mass-deactivation", blocked: false, count: deactivations, limit: 3,
+            RailCheck(rail: .massDeactivation, blocked: false, count: deactivations, limit: 3,
                       message: "\(plural(deactivations, "user")) deactivated; "
                         + "safety.maxUserDeactivations (10% of 30 active) allows 3"),
-            RailCheck(rail: "mass-removal", blocked: false, count: removals, limit: 10,
+            RailCheck(rail: .massRemoval, blocked: false, count: removals, limit: 10,
                       message: "\(plural(removals, "membership")) revoked; "
                         + "safety.maxMembershipRemovals (25% of 40) allows 10"),
-            RailCheck(rail: "ownership-transfer", blocked: transfers > 0, count: transfers, limit: nil,
+            RailCheck(rail: .ownershipTransfer, blocked: transfers > 0, count: transfers, limit: nil,
                       message: plural(transfers, "ownership transfer")),
-            RailCheck(rail: "customer-deactivation", blocked: false, count: 0, limit: nil,
+            RailCheck(rail: .customerDeactivation, blocked: false, count: 0, limit: nil,
                       message: "0 customers deactivated"),
-            RailCheck(rail: "account-move", blocked: false, count: 0, limit: nil,
+            RailCheck(rail: .accountMove, blocked: false, count: 0, limit: nil,
                       message: "0 accounts moved to another customer"),
         ]
     }

@@ -188,7 +188,7 @@ final class ReconcilerActionTests: XCTestCase {
         XCTAssertEqual(lines(plan), ["transfer-ownership customer bluebird-studio", "transfer-ownership account bluebird-tv"],
                        "bluebird-tv has no owner of its own: it follows its customer's")
         XCTAssertEqual(plan.changes.map(\.reason), Array(repeating: "from frank@bluebird-studio.example to dan@partner.example", count: 2))
-        let rail = try XCTUnwrap(plan.rails.first { $0.rail == "ownership-transfer" })
+        let rail = try XCTUnwrap(plan.rails.first { $0.rail == .ownershipTransfer })
         XCTAssertEqual([rail.count], [2])
         XCTAssertTrue(rail.blocked)
         XCTAssertEqual(Set(plan.accessDelta.filter { $0.change == .loss }.map(\.user)), ["frank@bluebird-studio.example"])

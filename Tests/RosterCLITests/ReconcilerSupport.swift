@@ -229,7 +229,13 @@ final class Workspace {
             guard let range = text.range(of: #"(token=|roster invitations accept )[A-Za-z0-9_-]+"#, options: .regularExpression),
                   let token = text[range].split(whereSeparator: { $0 == "=" || $0 == " " }).last
             else { throw WorkspaceError(description: "no token in \(name)") }
-            return Message(file: name, to: header("To"), from: header("From"), subject: header("Subject"),
+            // `Name <address>` → the address.
+            func address(_ field: String) -> String {
+                let value = header(field)
+                guard value.hasSuffix(">"), let open = value.lastIndex(of: "<") else { return value }
+                return String(value[value.index(after: open)..<value.index(before: value.endIndex)])
+            }
+            return Message(file: name, to: address("To"), from: address("From"), subject: header("Subject"),
                            token: String(token), text: text)
         }
     }
@@ -306,5 +312,5 @@ func change(_ plan: Plan, _ action: ChangeAction, _ type: EntityType, _ id: Stri
 
 /// The rails the plan blocks, by name.
 func blockedRails(_ plan: Plan) -> [String] {
-    plan.blockedRails.map(\.rail)
+    plan.blockedRails.map(\.rail.rawValue)
 }

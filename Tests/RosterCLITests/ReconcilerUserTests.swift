@@ -42,7 +42,7 @@ final class ReconcilerUserTests: XCTestCase {
         XCTAssertEqual(sent.count, 1)
         XCTAssertEqual(sent.first?.from, "frank@bluebird-studio.example")
         XCTAssertEqual(sent.first?.to, "Gina@Bluebird-Studio.example", "the email is displayed as written")
-        XCTAssertTrue(sent.first?.text.contains("  - account bluebird-tv: viewer\r\n") == true, sent.first?.text ?? "")
+        XCTAssertTrue(sent.first?.text.contains("  - account bluebird-tv (Bluebird TV): viewer\r\n") == true, sent.first?.text ?? "")
         XCTAssertTrue(sent.first?.text.contains("Accept the invitation before 2026-11-30T12:00:00Z") == true, sent.first?.text ?? "")
         XCTAssertEqual(try ws.strings("SELECT status FROM users WHERE email_key = 'gina@bluebird-studio.example'"), ["invited"])
     }

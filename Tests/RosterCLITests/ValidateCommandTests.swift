@@ -65,17 +65,37 @@ final class ValidateCommandTests: XCTestCase {
         XCTAssertEqual(roster(["validate", "--bogus"], in: invalid).status, 64)
         XCTAssertEqual(roster(["frobnicate"], in: invalid).status, 64)
         // A format a command cannot print is refused, not silently replaced by text.
-        for arguments in [["show", "--format", "json"], ["history", "--format", "markdown"], ["audit", "verify", "--format", "json"],
+        for arguments in [["show", "--format", "markdown"], ["history", "--format", "markdown"], ["audit", "verify", "--format", "github"],
                           ["version", "--format", "markdown"], ["invitations", "list", "--format", "github"],
-                          ["deliver", "--format", "json"], ["plan", "--format", "github"]] {
-            XCTAssertEqual(roster(arguments, in: invalid).status, 64, arguments.joined(separator: " "))
+                          ["deliver", "--format", "markdown"], ["plan", "--format", "github"], ["apply", "--format", "json"],
+                          ["outbox", "--format", "github"]] {
+            let result = roster(arguments, in: invalid)
+            XCTAssertEqual(result.status, 64, arguments.joined(separator: " "))
+            XCTAssertTrue(result.stderr.contains("--format \(arguments[arguments.count - 1]) is not available here; this command prints"),
+                          result.stderr)
+        }
+    }
+
+    /// Each command's help names exactly the formats it prints (issue 13): no promise it refuses.
+    func testHelpListsExactlyTheFormatsEachCommandPrints() {
+        let expected: [String: String] = [
+            "validate": "text, json or github", "plan": "text, json or markdown", "diff": "text, json or markdown",
+            "apply": "Output format: text.", "show": "text or json", "history": "text or json", "audit verify": "text or json",
+            "invitations list": "text or json", "outbox": "text or json", "deliver": "text or json", "version": "text or json",
+            "invitations accept": "Output format: text.",
+        ]
+        for (command, formats) in expected {
+            let help = roster(command.split(separator: " ").map(String.init) + ["--help"], in: invalid).stdout
+            let flattened = help.split(whereSeparator: \.isWhitespace).joined(separator: " ")
+            XCTAssertTrue(flattened.contains(formats), "\(command) --help:\n\(help)")
+            XCTAssertFalse(flattened.contains("text, json, markdown or github"), "\(command) --help:\n\(help)")
         }
     }
 
     func testEveryCommandHasHelpWithAnExample() {
         for command in ["init", "validate", "plan", "apply", "diff", "show", "history", "audit", "audit verify",
                         "invitations", "invitations list", "invitations accept", "invitations resend",
-                        "invitations revoke", "deliver", "schema", "version"] {
+                        "invitations revoke", "deliver", "outbox", "schema", "version"] {
             let result = roster(command.split(separator: " ").map(String.init) + ["--help"], in: invalid)
             XCTAssertEqual(result.status, 0, command)
             XCTAssertTrue(result.stdout.contains("Example"), "\(command) --help:\n\(result.stdout)")

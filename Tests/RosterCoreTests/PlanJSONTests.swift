@@ -35,8 +35,8 @@ final class PlanJSONTests: XCTestCase {
         ]
         let access = [AccessChange(user: "dan@x.example", scope: scope, change: .loss, permissions: ["streams:read"],
                                    via: "role admin on account acme-live", source: nil)]
-        let rails = [RailCheck(rail: "ownership-transfer", blocked: true, count: 1, limit: nil, message: "1 transfer"),
-                     RailCheck(rail: "mass-removal", blocked: false, count: 1, limit: 0, message: "1 membership")]
+        let rails = [RailCheck(rail: .ownershipTransfer, blocked: true, count: 1, limit: nil, message: "1 transfer"),
+                     RailCheck(rail: .massRemoval, blocked: false, count: 1, limit: 0, message: "1 membership")]
         return Plan(desired: DesiredInfo(digest: "abc", commit: nil), store: StoreInfo(backend: "sqlite", lineage: "l", serial: 3),
                     changes: changes, accessDelta: access, rails: rails, warnings: ["re-issued 3 times"])
     }

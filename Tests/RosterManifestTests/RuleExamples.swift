@@ -322,4 +322,32 @@ let ruleExamples: [RuleExample] = [
     kind: User
     email: ↓lonely@acme.example
     """),
+    RuleExample(.insecureURL, config: """
+    version: 1
+    sources: [directory]
+    permissions: {streams: [read]}
+    invitations:
+      delivery: {kind: webhook, url: ↓http://platform.example.com/hooks, secretEnv: HOOK_SECRET}
+    """),
+    RuleExample(.invalidDuration, config: """
+    version: 1
+    sources: [directory]
+    permissions: {streams: [read]}
+    invitations:
+      delivery: {kind: sendmail, timeout: ↓soon}
+    """),
+    RuleExample(.emptyCommand, config: """
+    version: 1
+    sources: [directory]
+    permissions: {streams: [read]}
+    invitations:
+      delivery: {kind: sendmail, command: ↓"  "}
+    """),
+    RuleExample(.invalidSender, config: """
+    version: 1
+    sources: [directory]
+    permissions: {streams: [read]}
+    invitations:
+      from: ↓ACME Portal
+    """),
 ]

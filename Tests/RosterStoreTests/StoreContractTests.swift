@@ -49,7 +49,7 @@ final class StoreContractTests: XCTestCase {
         let lineage = snapshot.store.lineage
         XCTAssertNotNil(UUID(uuidString: lineage), lineage)
         XCTAssertEqual(Array(lineage)[14], "4", "a version-4 UUID")
-        XCTAssertEqual(try migrations(store), ["v1-directory"])
+        XCTAssertEqual(try migrations(store), ["v1-directory", "v2-delivery"])
     }
 
     func migrations(_ store: any SQLStore) throws -> [String] {
@@ -95,7 +95,7 @@ final class StoreContractTests: XCTestCase {
                    after: .membership(MembershipState(key: ghost, roles: ["viewer"], expires: nil))),
         ])
         XCTAssertThrowsError(try store.apply(broken, context: context())) { error in
-            XCTAssertEqual(error as? StoreError, .inconsistent("user 'ghost@nowhere.example' is not in the store"))
+            XCTAssertEqual(error as? StoreError, .inconsistent(.userMissing(email: "ghost@nowhere.example")))
         }
         for table in ["roles", "users", "invitations", "outbox", "memberships", "audit"] {
             XCTAssertEqual(try count(store, table), 0, "\(table): the changes before the failing one were rolled back")
@@ -109,9 +109,10 @@ final class StoreContractTests: XCTestCase {
         XCTAssertEqual(outcome, ApplyOutcome(serial: 1, applied: 2, messages: 1))
         XCTAssertEqual(try [count(store, "roles"), count(store, "users"), count(store, "invitations"), count(store, "outbox"),
                             count(store, "audit")], [1, 1, 1, 1, 2])
-        let message = try XCTUnwrap(try store.undeliveredMessages().first)
-        let token = try XCTUnwrap(message.text.range(of: #"accept [A-Za-z0-9_-]{43}"#, options: .regularExpression)
-            .map { String(message.text[$0].dropFirst("accept ".count)) })
+        let message = try XCTUnwrap(try store.pendingMessages(dueBy: nil, after: nil, limit: 10).first)
+        XCTAssertEqual(message.recipient.email, "amy@example.com")
+        let token = message.token
+        XCTAssertEqual(token.count, 43, "32 random bytes, base64url")
         XCTAssertEqual(try store.read { db in try db.first("SELECT token_hash FROM invitations") { try $0.blob(0) } },
                        tokenHash(token))
         XCTAssertEqual(try store.acceptInvitation(token: token, now: now, actor: "amy"), "amy@example.com")
@@ -192,7 +193,7 @@ final class StoreContractTests: XCTestCase {
             XCTAssertEqual(failures, [], "round \(round): opening a new store must not fail because another opens it too")
             let lineages = Set(results.all.compactMap { if case .success(let l) = $0 { l } else { nil } })
             XCTAssertLessThanOrEqual(lineages.count, 1, "round \(round): one store, one lineage")
-            XCTAssertEqual(try migrations(try stores.open("race_\(round)")), ["v1-directory"])
+            XCTAssertEqual(try migrations(try stores.open("race_\(round)")), ["v1-directory", "v2-delivery"])
         }
     }
 }

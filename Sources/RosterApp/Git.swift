@@ -1,16 +1,20 @@
 import Foundation
 
 /// Runs git in a folder; the small part of git roster needs for `diff` and commit ids.
-struct Git {
-    let folder: String
+public struct Git: Sendable {
+    public let folder: String
 
-    struct Failure: Error {
-        var message: String
+    public init(folder: String) {
+        self.folder = folder
+    }
+
+    public struct Failure: Error {
+        public var message: String
     }
 
     /// Runs `git ARGS`, returning stdout; throws with git's stderr when it fails.
     @discardableResult
-    func run(_ arguments: [String], stdoutTo file: FileHandle? = nil) throws -> Data {
+    public func run(_ arguments: [String], stdoutTo file: FileHandle? = nil) throws -> Data {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["git", "-C", folder] + arguments
@@ -35,20 +39,20 @@ struct Git {
         return data
     }
 
-    func text(_ arguments: [String]) throws -> String {
+    public func text(_ arguments: [String]) throws -> String {
         String(decoding: try run(arguments), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
     /// The top folder of the repository, or nil when `folder` is not in one.
-    var topLevel: String? { try? text(["rev-parse", "--show-toplevel"]) }
+    public var topLevel: String? { try? text(["rev-parse", "--show-toplevel"]) }
 
     /// The full commit id `revision` names, or nil when it names none.
-    func commit(_ revision: String) -> String? {
+    public func commit(_ revision: String) -> String? {
         try? text(["rev-parse", "--verify", "--quiet", "--end-of-options", revision + "^{commit}"])
     }
 
     /// Writes the files of `path` (relative to the top) at `commit` below `destination`.
-    func extract(commit: String, path: String, into destination: String) throws {
+    public func extract(commit: String, path: String, into destination: String) throws {
         try FileManager.default.createDirectory(atPath: destination, withIntermediateDirectories: true)
         let archive = destination + ".tar"
         _ = FileManager.default.createFile(atPath: archive, contents: nil)

@@ -1,0 +1,71 @@
+import Foundation
+import RosterCore
+import RosterStore
+
+/// What an apply is asked to do.
+public struct ApplyRequest: Sendable {
+    /// A plan saved with `roster plan --out`, applied exactly as reviewed; nil plans afresh.
+    public var savedPlan: Plan?
+    /// Rails lifted with `--allow`.
+    public var allowed: Set<Rail>
+    /// Seconds to wait for another apply's lock.
+    public var lockTimeout: TimeInterval
+    public var actor: String
+
+    public init(savedPlan: Plan?, allowed: Set<Rail>, lockTimeout: TimeInterval, actor: String) {
+        self.savedPlan = savedPlan
+        self.allowed = allowed
+        self.lockTimeout = lockTimeout
+        self.actor = actor
+    }
+}
+
+/// What an apply came to.
+public enum ApplyResult: Sendable {
+    /// The plan had no changes: nothing was written.
+    case unchanged(Plan)
+    case applied(Plan, ApplyOutcome)
+}
+
+/// The apply use case (SPEC §5): lock → plan (or the saved one) → show → rails → approval →
+/// one transaction. Showing and approving are the caller's (a prompt on a terminal, a flag in CI).
+public struct ApplyService {
+    public let project: Project
+    public let store: any StateStore
+    public let environment: AppEnvironment
+
+    public init(project: Project, store: any StateStore, environment: AppEnvironment) {
+        self.project = project
+        self.store = store
+        self.environment = environment
+    }
+
+    /// Applies under the store's apply lock. `show` sees the plan before anything is checked;
+    /// `approve` is asked only when the plan has changes and no rail blocks it.
+    public func apply(_ request: ApplyRequest, show: (Plan) -> Void, approve: (Plan) -> Bool) throws(RosterError) -> ApplyResult {
+        try storeCall {
+            try store.withApplyLock(holder: environment.lockHolder(actor: request.actor), timeout: request.lockTimeout) {
+                () throws -> ApplyResult in
+                let plan = try request.savedPlan ?? freshPlan()
+                show(plan)
+                guard !plan.isEmpty else { return .unchanged(plan) }
+                let blocked = plan.blockedRails.filter { !request.allowed.contains($0.rail) }
+                guard blocked.isEmpty else { throw RosterError.railsBlocked(blocked) }
+                guard approve(plan) else { throw RosterError.cancelled }
+                let context = ApplyContext(actor: request.actor, commit: plan.desired.commit, now: environment.now(),
+                                           random: environment.random, invitations: project.config.invitations)
+                return .applied(plan, try store.apply(plan, context: context))
+            }
+        }
+    }
+
+    /// A plan made now, under the lock: the files' desired state is built on another core
+    /// while the store is read.
+    private func freshPlan() throws -> Plan {
+        let project = project
+        let fromFiles = Background { (project.desired(), project.desiredInfo()) }
+        let snapshot = try store.snapshot()
+        let (desired, info) = fromFiles.value()
+        return project.planner().plan(desired: desired, snapshot: snapshot, info: info)
+    }
+}

@@ -1,0 +1,150 @@
+import Foundation
+import RosterCore
+import RosterDelivery
+import RosterStore
+
+/// One message an attempt did not deliver.
+public struct DeliveryFailure: Sendable, Hashable {
+    public var recipient: String
+    public var reason: String
+    /// When it is tried next; nil when it is now `failed` (no attempts left, or a permanent failure).
+    public var nextAttempt: Date?
+}
+
+/// What a delivery run did.
+public struct DeliveryReport: Sendable {
+    public var delivered = 0
+    public var failures: [DeliveryFailure] = []
+    /// Another delivery run holds the store's delivery lock: this one sent nothing.
+    public var busy = false
+    /// The channel could not be made (a missing secret, no sendmail): nothing was attempted.
+    public var setupError: RosterError?
+
+    public init() {}
+
+    /// Nothing was attempted and nothing is wrong.
+    public var isEmpty: Bool { delivered == 0 && failures.isEmpty && !busy && setupError == nil }
+}
+
+/// Delivers the outbox (SPEC §6.2): the messages that are due (all pending ones with
+/// `ignoringSchedule`), through the configured channel, recording each batch's outcomes
+/// in one transaction. One run per store at a time (the store's delivery lock).
+public struct DeliveryService {
+    public let store: any StateStore
+    public let settings: InvitationSettings
+    /// The folder of roster.yaml.
+    public let root: String
+    public let environment: AppEnvironment
+    /// Messages read from the store at a time.
+    public var pageSize = 1000
+
+    public init(store: any StateStore, settings: InvitationSettings, root: String, environment: AppEnvironment) {
+        self.store = store
+        self.settings = settings
+        self.root = root
+        self.environment = environment
+    }
+
+    /// Delivers what is due. `progress` hears (done, total) after every batch.
+    public func deliver(ignoringSchedule: Bool = false, retryFailed: Bool = false,
+                        progress: ((Int, Int) -> Void)? = nil) throws(RosterError) -> DeliveryReport {
+        let ran: DeliveryReport? = try storeCall {
+            try store.withDeliveryLock { () throws -> DeliveryReport in
+                if retryFailed { _ = try store.retryFailedMessages() }
+                let dueBy = ignoringSchedule ? nil : environment.now()
+                let total = try store.countPendingMessages(dueBy: dueBy)
+                var report = DeliveryReport()
+                guard total > 0 else { return report }
+                let channel: any DeliveryChannel
+                do throws(DeliveryError) {
+                    channel = try DeliveryChannels.make(settings, root: root, variables: environment.variables,
+                                                        now: environment.now)
+                } catch {
+                    report.setupError = .delivery(error)
+                    return report
+                }
+                defer { runBlocking { await channel.shutdown() } }
+                try run(channel, dueBy: dueBy, total: total, report: &report, progress: progress)
+                return report
+            }
+        }
+        guard let ran else {
+            var report = DeliveryReport()
+            report.busy = true
+            return report
+        }
+        return ran
+    }
+
+    /// Pages through the due messages in order; a batch goes out (up to the channel's
+    /// concurrency at once) and its outcomes are recorded before the next is sent, so a crash
+    /// re-sends at most one batch, with the same ids.
+    private func run(_ channel: any DeliveryChannel, dueBy: Date?, total: Int, report: inout DeliveryReport,
+                     progress: ((Int, Int) -> Void)?) throws {
+        let batch = channel is FileDelivery ? 500 : channel.concurrency
+        var after: String?
+        var done = 0
+        while true {
+            let page = try store.pendingMessages(dueBy: dueBy, after: after, limit: pageSize)
+            guard let last = page.last else { break }
+            after = last.messageID
+            for start in stride(from: 0, to: page.count, by: batch) {
+                let messages = page[start..<min(page.count, start + batch)].map(withAcceptURL)
+                let outcomes = send(messages, through: channel)
+                let now = environment.now()
+                var updates: [OutboxUpdate] = []
+                for (message, outcome) in zip(messages, outcomes) {
+                    let update = schedule(message, outcome, at: now)
+                    updates.append(update)
+                    if update.status == .delivered {
+                        report.delivered += 1
+                    } else {
+                        report.failures.append(DeliveryFailure(recipient: message.recipient.email,
+                                                               reason: outcome.failureReason ?? "",
+                                                               nextAttempt: update.nextAttempt))
+                    }
+                }
+                try store.recordAttempts(updates, at: now)
+                done += messages.count
+                progress?(done, total)
+            }
+        }
+    }
+
+    private func withAcceptURL(_ message: OutboundInvitation) -> OutboundInvitation {
+        var message = message
+        // A base64url token needs no escaping in a URL.
+        message.acceptURL = settings.acceptURL.map { $0.replacingOccurrences(of: "{token}", with: message.token) }
+        return message
+    }
+
+    /// The outcomes of `messages`, in their order, with up to the channel's concurrency in flight.
+    private func send(_ messages: [OutboundInvitation], through channel: any DeliveryChannel) -> [DeliveryOutcome] {
+        if let files = channel as? FileDelivery { return messages.map(files.deliverNow) }
+        return runBlocking {
+            await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
+                for (index, message) in messages.enumerated() {
+                    group.addTask { (index, await channel.deliver(message)) }
+                }
+                var outcomes = [DeliveryOutcome](repeating: .delivered, count: messages.count)
+                for await (index, outcome) in group { outcomes[index] = outcome }
+                return outcomes
+            }
+        }
+    }
+
+    /// The outbox's next state for `message` after `outcome` (SPEC §6.2).
+    func schedule(_ message: OutboundInvitation, _ outcome: DeliveryOutcome, at now: Date) -> OutboxUpdate {
+        switch outcome {
+        case .delivered:
+            return OutboxUpdate(messageID: message.messageID, status: .delivered)
+        case .permanentFailure(let reason):
+            return OutboxUpdate(messageID: message.messageID, status: .failed, error: reason)
+        case .temporaryFailure(let reason, let retryAfter):
+            let next = RetrySchedule.next(afterAttempt: message.attempts + 1, at: now, retryAfter: retryAfter,
+                                          jitter: RetrySchedule.jitter(environment.random))
+            return OutboxUpdate(messageID: message.messageID, status: next == nil ? .failed : .pending,
+                                nextAttempt: next, error: reason)
+        }
+    }
+}

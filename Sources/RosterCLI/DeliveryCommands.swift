@@ -1,0 +1,162 @@
+import ArgumentParser
+import Foundation
+import RosterApp
+import RosterCore
+import RosterStore
+
+/// `roster deliver`: make every delivery attempt that is due (SPEC §6.2).
+struct DeliverCommand: ParsableCommand, RosterRunnable {
+    static let configuration = CommandConfiguration(
+        commandName: "deliver",
+        abstract: "Deliver the invitation messages that are due (run it on a schedule).",
+        discussion: """
+        A failed attempt is retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (each ±20%): 8 \
+        attempts, then the message is 'failed' (a Retry-After on a 429 or 503 waits longer when it asks \
+        to). Delivery is at-least-once, each message with a stable id (Message-ID, webhook-id). One run \
+        per store at a time: a second one says so and leaves. Exit 0 when nothing it tried failed, else 1.
+
+        Examples:
+          roster deliver                       # e.g. every 5 minutes from cron or a scheduled CI job
+          roster deliver --now                 # try every pending message, due or not
+          roster deliver --retry-failed        # give failed messages a fresh schedule, and try them
+        """)
+
+    @OptionGroup var options: GlobalOptions<TextOrJSON>
+
+    @Flag(help: "Try every pending message now, ignoring the retry schedule.")
+    var now = false
+
+    @Flag(help: "Return failed messages to pending with a fresh schedule, then try them.")
+    var retryFailed = false
+
+    func run(in environment: Environment) throws -> ExitStatus {
+        let (settings, store) = try options.settingsAndStore(environment)
+        let report = try DeliveryService(store: store, settings: settings.config.invitations, root: settings.root,
+                                         environment: environment.app)
+            .deliver(ignoringSchedule: now, retryFailed: retryFailed,
+                     progress: DeliveryProgress.reporter(environment))
+        if options.output == .json {
+            environment.stdout.write(try CanonicalJSON.pretty(DeliveryReportJSON(report)))
+        } else {
+            describe(report, environment: environment, after: false)
+            if report.isEmpty { environment.stdout.write("Nothing to deliver.\n") }
+        }
+        return report.failures.isEmpty && report.setupError == nil ? .success : .runtimeError
+    }
+}
+
+/// `roster outbox`: what is waiting, what went, what failed.
+struct OutboxCommand: ParsableCommand, RosterRunnable {
+    static let configuration = CommandConfiguration(
+        commandName: "outbox",
+        abstract: "List invitation messages with their status, attempts, last error and next attempt (never a token).",
+        discussion: """
+        Examples:
+          roster outbox --status failed
+          roster outbox --format json
+        """)
+
+    @OptionGroup var options: GlobalOptions<TextOrJSON>
+
+    @Option(help: "Only messages with this status: pending, delivered, failed or revoked.")
+    var status: OutboxStatus?
+
+    func run(in environment: Environment) throws -> ExitStatus {
+        let (_, store) = try options.settingsAndStore(environment)
+        let entries = try storeCall { try store.outbox(status: status) }
+        if options.output == .json {
+            environment.stdout.write(try CanonicalJSON.pretty(["messages": entries]))
+            return .success
+        }
+        if entries.isEmpty {
+            environment.stdout.write("No messages\(status.map { " with status \($0.rawValue)" } ?? "").\n")
+        }
+        var out = ""
+        for entry in entries {
+            out += "\(entry.status.rawValue.padding(toLength: 9, withPad: " ", startingAt: 0)) \(entry.recipient)  "
+                + "\(plural(entry.attempts, "attempt"))"
+                + (entry.deliveredAt.map { "  delivered \($0)" } ?? "")
+                + (entry.status == .pending ? "  next \(entry.nextAttemptAt ?? "at the next run")" : "")
+                + (entry.lastError.map { "  last error: \($0)" } ?? "") + "\n"
+        }
+        environment.stdout.write(out)
+        return .success
+    }
+}
+
+extension OutboxStatus: ExpressibleByArgument {}
+
+/// Delivery right after a commit (apply, resend): never fails the command; what did not go
+/// is left for `roster deliver`.
+func deliverAfterCommit(store: any StateStore, settings: InvitationSettings, root: String, environment: Environment) {
+    do {
+        let report = try DeliveryService(store: store, settings: settings, root: root, environment: environment.app)
+            .deliver(progress: DeliveryProgress.reporter(environment))
+        describe(report, environment: environment, after: true)
+    } catch {
+        environment.stderr.write("warning: delivery stopped: \(error); 'roster deliver' retries\n")
+    }
+}
+
+/// Prints what a delivery run did: a count on stdout, each failure on stderr.
+private func describe(_ report: DeliveryReport, environment: Environment, after commit: Bool) {
+    if report.busy {
+        environment.stderr.write("note: another delivery run holds the outbox; it or the next 'roster deliver' sends the rest\n")
+    }
+    if let error = report.setupError {
+        environment.stderr.write((commit ? "warning: " : "error: ") + "\(error)\n")
+    }
+    if report.delivered > 0 { environment.stdout.write("Delivered \(plural(report.delivered, "invitation")).\n") }
+    for failure in report.failures {
+        if let next = failure.nextAttempt {
+            environment.stderr.write("warning: delivery failed for \(failure.recipient): \(failure.reason); "
+                                     + "'roster deliver' retries from \(Timestamp.string(next))\n")
+        } else {
+            environment.stderr.write("error: delivery failed for good for \(failure.recipient): \(failure.reason); "
+                                     + "'roster deliver --retry-failed' tries again\n")
+        }
+    }
+}
+
+/// `roster deliver --format json`.
+private struct DeliveryReportJSON: Encodable {
+    struct Failure: Encodable {
+        var recipient: String
+        var reason: String
+        var nextAttempt: String?
+    }
+    var delivered: Int
+    var failed: [Failure]
+    var busy: Bool
+    var error: String?
+
+    init(_ report: DeliveryReport) {
+        delivered = report.delivered
+        failed = report.failures.map { Failure(recipient: $0.recipient, reason: $0.reason, nextAttempt: $0.nextAttempt.map(Timestamp.string)) }
+        busy = report.busy
+        error = report.setupError?.description
+    }
+}
+
+/// `Delivering 12,000 of 100,000…` on a terminal's stderr, redrawn in place; nothing on a pipe.
+enum DeliveryProgress {
+    static func reporter(_ environment: Environment) -> ((Int, Int) -> Void)? {
+        guard environment.stderrIsTerminal else { return nil }
+        let started = environment.now()
+        return { done, total in
+            // Small runs finish before anyone could read a counter.
+            guard total >= 1000 || environment.now().timeIntervalSince(started) > 2 else { return }
+            environment.stderr.write("\r\u{1B}[KDelivering \(grouped(done)) of \(grouped(total))…" + (done == total ? "\n" : ""))
+        }
+    }
+
+    private static func grouped(_ number: Int) -> String {
+        let digits = Array(String(number))
+        var out = ""
+        for (index, digit) in digits.enumerated() {
+            if index > 0 && (digits.count - index) % 3 == 0 { out += "," }
+            out.append(digit)
+        }
+        return out
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import RosterCore
+
+/// Writes each message as an RFC 5322 `.eml` file in a folder (the `file` delivery kind).
+///
+/// The file is named after the Message-ID and replaces any earlier copy atomically, so a
+/// retry after a crash rewrites the same file: delivery is at-least-once and duplicates
+/// collapse. The folder (0700) and the files (0600) are the owner's alone: an undelivered
+/// invitation's token is in them.
+public struct FileDelivery: DeliveryChannel {
+    public let folder: String
+    public let sender: MailAddress?
+
+    public init(folder: String, sender: MailAddress? = nil) {
+        self.folder = folder
+        self.sender = sender
+    }
+
+    public func deliver(_ message: OutboundInvitation) async -> DeliveryOutcome {
+        deliverNow(message)
+    }
+
+    /// The same, synchronously: files need no event loop.
+    public func deliverNow(_ message: OutboundInvitation) -> DeliveryOutcome {
+        var isFolder: ObjCBool = false
+        if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
+            do {
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
+                                                        attributes: [.posixPermissions: 0o700])
+            } catch {
+                return .temporaryFailure(reason: "cannot create the outbox folder \(folder): \(error.localizedDescription)",
+                                         retryAfter: nil)
+            }
+        } else if !isFolder.boolValue {
+            return .temporaryFailure(reason: "\(folder) is not a folder; remove it or set invitations.delivery.path",
+                                     retryAfter: nil)
+        }
+        let name = message.messageID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "@" }
+        let path = folder + "/" + name + ".eml"
+        let bytes = Array(InvitationMessage(message, sender: sender).text.utf8)
+        let temporary = path + ".tmp"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { return failure("cannot write \(temporary)") }
+        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        guard written == bytes.count else {
+            unlink(temporary)
+            return failure("cannot write \(temporary)")
+        }
+        guard rename(temporary, path) == 0 else {
+            unlink(temporary)
+            return failure("cannot rename \(temporary) to \(path)")
+        }
+        return .delivered
+    }
+
+    private func failure(_ what: String) -> DeliveryOutcome {
+        .temporaryFailure(reason: "\(what): \(String(cString: strerror(errno)))", retryAfter: nil)
+    }
+}
