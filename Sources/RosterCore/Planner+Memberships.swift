@@ -4,31 +4,11 @@ import Foundation
 
 extension PlanWork {
     mutating func planMemberships() {
-        // Most memberships are unchanged: find those that differ (on every core), then sort only them.
-        let wanted = want.memberships
-        let held = stored.memberships
-        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
-        let compared = Parallel.map(slices.count) { slice in
-            var changed: [MembershipKey] = []
-            var heldToo = 0
-            for (key, membership) in slices[slice] {
-                if let old = held[key] {
-                    heldToo += 1
-                    // The keys are equal: compare what they hold.
-                    if old.roles == membership.roles && old.expires == membership.expires { continue }
-                }
-                changed.append(key)
-            }
-            return (changed: changed, heldToo: heldToo)
+        // The keys are equal: compare only what the memberships hold.
+        let differences = Self.differences(declared: want.memberships, stored: stored.memberships) { _, new, old in
+            old.roles == new.roles && old.expires == new.expires
         }
-        let changed = compared.flatMap(\.changed)
-        let heldAndWanted = compared.reduce(0) { $0 + $1.heldToo }
-        // When every stored membership is also in the files, none was removed from them.
-        var removed: [MembershipKey] = []
-        if heldAndWanted < held.count {
-            for key in held.keys where wanted[key] == nil { removed.append(key) }
-        }
-        for key in changed.sorted() {
+        for key in differences.changed {
             guard let membership = want.memberships[key] else { continue }
             let entity = EntityKey.membership(key)
             let (customer, account) = grouping(key.scope)
@@ -50,7 +30,7 @@ extension PlanWork {
                                     drift: drifted(entity), source: source { $0.member(key) }))
             }
         }
-        for key in removed.sorted() {
+        for key in differences.removed {
             guard let old = stored.memberships[key] else { continue }
             affectedUsers.insert(key.user)
             let (customer, account) = grouping(key.scope)

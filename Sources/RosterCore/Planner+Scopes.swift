@@ -4,7 +4,8 @@ import Foundation
 
 extension PlanWork {
     mutating func planCustomers() {
-        for id in changedKeys(want.customers, stored: stored.customers) {
+        let differences = Self.differences(declared: want.customers, stored: stored.customers)
+        for id in differences.changed {
             guard let customer = want.customers[id] else { continue }
             let entity = EntityKey.customer(id)
             guard let old = stored.customers[id] else {
@@ -19,7 +20,7 @@ extension PlanWork {
                          old: (old.name, old.owner, old.active, nil), new: (customer.name, customer.owner, customer.active, nil),
                          before: .customer(old), after: .customer(customer))
         }
-        for id in stored.customers.keys.filter({ want.customers[$0] == nil }).sorted() {
+        for id in differences.removed {
             guard let old = stored.customers[id], old.active else { continue }
             var after = old
             after.active = false
@@ -31,7 +32,8 @@ extension PlanWork {
     }
 
     mutating func planAccounts() {
-        for id in changedKeys(want.accounts, stored: stored.accounts) {
+        let differences = Self.differences(declared: want.accounts, stored: stored.accounts)
+        for id in differences.changed {
             guard let account = want.accounts[id] else { continue }
             let entity = EntityKey.account(id)
             guard let old = stored.accounts[id] else {
@@ -48,7 +50,7 @@ extension PlanWork {
                          before: .account(old), after: .account(account),
                          serviceChanged: old.service != account.service)
         }
-        for id in stored.accounts.keys.filter({ want.accounts[$0] == nil }).sorted() {
+        for id in differences.removed {
             guard let old = stored.accounts[id], old.active else { continue }
             var after = old
             after.active = false

@@ -36,21 +36,11 @@ extension PlanWork {
 
     mutating func planUsers() {
         let settings = planner.config.invitations
-        // Most users are unchanged: find those that may change (on every core), then sort only them.
-        let (wanted, held, pending, now) = (want.users, stored.users, invitations, planner.now)
-        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
-        let found = Parallel.map(slices.count) { slice in
-            var candidates: [String] = []
-            var heldToo = 0
-            for (key, user) in slices[slice] {
-                let old = held[key]
-                if old != nil { heldToo += 1 }
-                if !Self.isUnchanged(key, user, old: old, invitations: pending, now: now) { candidates.append(key) }
-            }
-            return (candidates: candidates, heldToo: heldToo)
+        let (pending, now) = (invitations, planner.now)
+        let differences = Self.differences(declared: want.users, stored: stored.users) { key, user, old in
+            Self.isUnchanged(key, user, old: old, invitations: pending, now: now)
         }
-        let storedAndWanted = found.reduce(0) { $0 + $1.heldToo }
-        for key in found.flatMap(\.candidates).sorted() {
+        for key in differences.changed {
             guard let user = want.users[key] else { continue }
             let entity = EntityKey.user(key)
             guard let old = stored.users[key] else {
@@ -96,22 +86,18 @@ extension PlanWork {
                 break
             }
         }
-        // When every stored user is also in the files, none was removed from them.
-        guard storedAndWanted < stored.users.count else { return }
-        var removed: [String] = []
-        for (key, old) in stored.users where old.status != .inactive && want.users[key] == nil { removed.append(key) }
-        for key in removed.sorted() {
-            guard let old = stored.users[key] else { continue }
+        for key in differences.removed {
+            guard let old = stored.users[key], old.status != .inactive else { continue }
             deactivate(old, reason: "removed from the files", source: nil)
         }
     }
 
-    /// True when `planUsers` has nothing to do for a declared user: stored with the same email
-    /// and name, and active in both or inactive in both, with no expired invitation to re-issue.
-    /// Keep in step with the cases of `planUsers`.
-    static func isUnchanged(_ key: String, _ user: UserState, old: UserState?, invitations: [String: PendingInvitation],
+    /// True when `planUsers` has nothing to do for a declared user that is stored: the same
+    /// email and name, and active in both or inactive in both, with no expired invitation to
+    /// re-issue. Keep in step with the cases of `planUsers`.
+    static func isUnchanged(_ key: String, _ user: UserState, old: UserState, invitations: [String: PendingInvitation],
                             now: Date) -> Bool {
-        guard let old, old.email == user.email, old.name == user.name else { return false }
+        guard old.email == user.email, old.name == user.name else { return false }
         switch (old.status, user.status) {
         case (.inactive, .inactive), (.active, .active):
             return true

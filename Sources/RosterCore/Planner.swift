@@ -99,17 +99,55 @@ struct PlanWork {
         snapshot.drifted.contains(key)
     }
 
-    /// The keys whose declared value is missing from the store or differs (found on every
-    /// core), sorted: most are unchanged, so only the others are sorted.
-    func changedKeys<Value: Equatable & Sendable>(_ wanted: [String: Value], stored held: [String: Value]) -> [String] {
-        let slices = Parallel.split(wanted, into: Parallel.parts(for: wanted.count))
-        return Parallel.map(slices.count) { slice in
-            slices[slice].compactMap { key, value in held[key] == value ? nil : key }
-        }.flatMap { $0 }.sorted()
-    }
-
     /// A user key as the files (or else the store) write the email.
     func displayEmail(_ key: String) -> String {
         want.users[key]?.email ?? stored.users[key]?.email ?? key
+    }
+}
+
+// MARK: Comparing the files with the store
+
+extension PlanWork {
+    /// The keys of one kind of entry that a step has to look at; all others are unchanged.
+    struct Differences<Key> {
+        /// Declared keys whose stored entry is missing or not `unchanged`, sorted.
+        var changed: [Key]
+        /// Stored keys the files no longer declare, sorted.
+        var removed: [Key]
+    }
+
+    /// What differs between the declared and the stored entries, compared on every core.
+    ///
+    /// Most entries of a large directory are unchanged, so only the keys that differ are sorted;
+    /// and when every stored key is declared too, the store is not scanned for removed ones.
+    static func differences<Key: Hashable & Comparable & Sendable, Value: Sendable>(
+        declared: [Key: Value], stored: [Key: Value],
+        unchanged: @Sendable (_ key: Key, _ declared: Value, _ stored: Value) -> Bool
+    ) -> Differences<Key> {
+        let slices = Parallel.split(declared, into: Parallel.parts(for: declared.count))
+        let found = Parallel.map(slices.count) { slice in
+            var changed: [Key] = []
+            var storedToo = 0
+            for (key, value) in slices[slice] {
+                if let old = stored[key] {
+                    storedToo += 1
+                    if unchanged(key, value, old) { continue }
+                }
+                changed.append(key)
+            }
+            return (changed: changed, storedToo: storedToo)
+        }
+        var removed: [Key] = []
+        if found.reduce(0, { $0 + $1.storedToo }) < stored.count {
+            for key in stored.keys where declared[key] == nil { removed.append(key) }
+        }
+        return Differences(changed: found.flatMap(\.changed).sorted(), removed: removed.sorted())
+    }
+
+    /// `differences` where an entry is unchanged when it equals the stored one.
+    static func differences<Key: Hashable & Comparable & Sendable, Value: Equatable & Sendable>(
+        declared: [Key: Value], stored: [Key: Value]
+    ) -> Differences<Key> {
+        differences(declared: declared, stored: stored) { _, new, old in new == old }
     }
 }
