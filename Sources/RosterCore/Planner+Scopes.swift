@@ -67,33 +67,34 @@ extension PlanWork {
                                new: (name: String?, owner: String, active: Bool, parent: String?),
                                before: EntityValue, after: EntityValue, serviceChanged: Bool = false) {
         let scope = ScopeRef(type == .customer ? .customer : .account, id)
+        // Its changes go in its own phase, but a deactivation goes with the others, last.
+        let own: Phase = type == .customer ? .customers : .accounts
         let drift = drifted(entity)
         let src = source { type == .customer ? $0.customer(id) : $0.account(id) }
-        func change(_ action: ChangeAction, _ phase: Phase, risk: Risk, reason: String? = nil) -> Change {
-            Change(action: action, type: type, id: id, customer: customer, account: account, before: before, after: after,
-                   risk: risk, drift: drift, source: src, reason: reason)
+        func record(_ action: ChangeAction, _ phase: Phase, risk: Risk, reason: String? = nil) {
+            add(phase, Change(action: action, type: type, id: id, customer: customer, account: account, before: before,
+                              after: after, risk: risk, drift: drift, source: src, reason: reason))
         }
         if !old.active && new.active {
             scopeDeactivated(scope)
-            add(type == .customer ? .customers : .accounts, change(.reactivate, .customers, risk: .low))
+            record(.reactivate, own, risk: .low)
         }
         if old.name != new.name || serviceChanged {
-            add(type == .customer ? .customers : .accounts, change(.update, .customers, risk: .low))
+            record(.update, own, risk: .low)
         }
+        // Only an account has a parent to move from.
         if let from = old.parent, let to = new.parent, from != to {
             scopeDeactivated(scope)
-            add(.accounts, change(.move, .accounts, risk: .high, reason: "from customer \(from) to customer \(to)"))
+            record(.move, .accounts, risk: .high, reason: "from customer \(from) to customer \(to)")
         }
         if old.owner != new.owner {
             affectedUsers.formUnion([old.owner, new.owner])
             if type == .customer { scopeDeactivated(scope) }
-            add(type == .customer ? .customers : .accounts,
-                change(.transferOwnership, .customers, risk: .high,
-                       reason: "from \(displayEmail(old.owner)) to \(displayEmail(new.owner))"))
+            record(.transferOwnership, own, risk: .high, reason: "from \(displayEmail(old.owner)) to \(displayEmail(new.owner))")
         }
         if old.active && !new.active {
             scopeDeactivated(scope)
-            add(.deactivations, change(.deactivate, .deactivations, risk: .high, reason: "declared inactive"))
+            record(.deactivate, .deactivations, risk: .high, reason: "declared inactive")
         }
     }
 
