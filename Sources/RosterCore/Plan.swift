@@ -110,6 +110,11 @@ public struct Change: Sendable, Hashable {
     }
 }
 
+extension Change {
+    /// The reason of a change that ends what the files no longer declare.
+    public static let removedFromFiles = "removed from the files"
+}
+
 /// Permissions a user gains or loses on one scope through one provenance.
 public struct AccessChange: Codable, Sendable, Hashable, Comparable {
     public enum Direction: String, Codable, Sendable { case gain, loss }

@@ -50,7 +50,7 @@ extension PlanWork {
         case .account:
             if want.accounts[key.scope.id]?.active != true { return "account deactivated" }
         }
-        return "removed from the files"
+        return Change.removedFromFiles
     }
 
     /// The customer and account a scope belongs to, for grouping.

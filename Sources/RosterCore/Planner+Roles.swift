@@ -25,7 +25,7 @@ extension PlanWork {
             after.active = false
             affectedUsers.formUnion(holders(of: id))
             add(.deactivations, Change(action: .deactivate, type: .role, id: id, before: .role(old), after: .role(after),
-                                       risk: .medium, reason: "removed from the files"))
+                                       risk: .medium, reason: Change.removedFromFiles))
         }
     }
 

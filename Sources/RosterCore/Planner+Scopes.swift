@@ -27,7 +27,7 @@ extension PlanWork {
             scopeDeactivated(ScopeRef(.customer, id))
             add(.deactivations, Change(action: .deactivate, type: .customer, id: id, customer: id, before: .customer(old),
                                        after: .customer(after), risk: .high, drift: drifted(EntityKey.customer(id)),
-                                       reason: "removed from the files"))
+                                       reason: Change.removedFromFiles))
         }
     }
 
@@ -57,7 +57,7 @@ extension PlanWork {
             scopeDeactivated(ScopeRef(.account, id))
             add(.deactivations, Change(action: .deactivate, type: .account, id: id, customer: old.customer, account: id,
                                        before: .account(old), after: .account(after), risk: .high,
-                                       drift: drifted(EntityKey.account(id)), reason: "removed from the files"))
+                                       drift: drifted(EntityKey.account(id)), reason: Change.removedFromFiles))
         }
     }
 

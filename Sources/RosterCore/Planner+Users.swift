@@ -88,7 +88,7 @@ extension PlanWork {
         }
         for key in differences.removed {
             guard let old = stored.users[key], old.status != .inactive else { continue }
-            deactivate(old, reason: "removed from the files", source: nil)
+            deactivate(old, reason: Change.removedFromFiles, source: nil)
         }
     }
 

@@ -170,7 +170,7 @@ struct StoreWriter {
             let changed = try run(sql: """
                 UPDATE memberships SET ended_at = ?, end_reason = ?
                 WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
-                """, arguments: [now, change.reason ?? "removed from the files", user, scope.kind.rawValue, scope.id])
+                """, arguments: [now, change.reason ?? Change.removedFromFiles, user, scope.kind.rawValue, scope.id])
             guard changed == 1 else { throw StoreError.inconsistent(.membershipNotActive(id: change.id)) }
         default:
             let changed = try run(sql: """
