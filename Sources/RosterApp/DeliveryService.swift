@@ -19,52 +19,57 @@ public struct DeliveryReport: Sendable {
     public var busy = false
     /// The channel could not be made (a missing secret, no sendmail): nothing was attempted.
     public var setupError: RosterError?
+    /// What each events endpoint received, in the order of roster.yaml.
+    public var endpoints: [EndpointReport] = []
 
     public init() {}
 
     /// Nothing was attempted and nothing is wrong.
-    public var isEmpty: Bool { delivered == 0 && failures.isEmpty && !busy && setupError == nil }
+    public var isEmpty: Bool {
+        delivered == 0 && failures.isEmpty && !busy && setupError == nil && endpoints.allSatisfy(\.isEmpty)
+    }
+
+    /// Whether anything tried failed (the exit status of `roster deliver`).
+    public var hasFailures: Bool {
+        !failures.isEmpty || setupError != nil || endpoints.contains { $0.failure != nil || $0.setupError != nil }
+    }
 }
 
-/// Delivers the outbox (SPEC §6.2): the messages that are due (all pending ones with
-/// `ignoringSchedule`), through the configured channel, recording each batch's outcomes
-/// in one transaction. One run per store at a time (the store's delivery lock).
+/// Delivers the outbox (SPEC §6.2) and then the event feed (SPEC §11) under the store's
+/// delivery lock (one run per store at a time). Messages that are due (all pending ones with
+/// `ignoringSchedule`) go through the configured channel, each batch's outcomes recorded in one
+/// transaction; then each events endpoint gets the records after its cursor, in order.
 public struct DeliveryService {
     public let store: any StateStore
     public let settings: InvitationSettings
+    public let endpoints: [EventEndpoint]
     /// The folder of roster.yaml.
     public let root: String
     public let environment: AppEnvironment
     /// Messages read from the store at a time.
     public var pageSize = 1000
 
-    public init(store: any StateStore, settings: InvitationSettings, root: String, environment: AppEnvironment) {
+    public init(store: any StateStore, config: Config, root: String, environment: AppEnvironment) {
         self.store = store
-        self.settings = settings
+        self.settings = config.invitations
+        self.endpoints = config.events
         self.root = root
         self.environment = environment
     }
 
-    /// Delivers what is due. `progress` hears (done, total) after every batch.
-    public func deliver(ignoringSchedule: Bool = false, retryFailed: Bool = false,
+    /// Delivers what is due. `progress` hears (done, total) after every batch of messages;
+    /// `invitations: false` sends only events (after an accept or a revoke).
+    public func deliver(ignoringSchedule: Bool = false, retryFailed: Bool = false, invitations: Bool = true,
                         progress: ((Int, Int) -> Void)? = nil) throws(RosterError) -> DeliveryReport {
         let ran: DeliveryReport? = try storeCall {
             try store.withDeliveryLock { () throws -> DeliveryReport in
-                if retryFailed { _ = try store.retryFailedMessages() }
-                let dueBy = ignoringSchedule ? nil : environment.now()
-                let total = try store.countPendingMessages(dueBy: dueBy)
                 var report = DeliveryReport()
-                guard total > 0 else { return report }
-                let channel: any DeliveryChannel
-                do throws(DeliveryError) {
-                    channel = try DeliveryChannels.make(settings, root: root, variables: environment.variables,
-                                                        now: environment.now)
-                } catch {
-                    report.setupError = .delivery(error)
-                    return report
+                if invitations {
+                    try deliverInvitations(ignoringSchedule: ignoringSchedule, retryFailed: retryFailed, report: &report,
+                                           progress: progress)
                 }
-                defer { runBlocking { await channel.shutdown() } }
-                try run(channel, dueBy: dueBy, total: total, report: &report, progress: progress)
+                report.endpoints = try EventFeed(store: store, environment: environment)
+                    .deliver(to: endpoints, ignoringSchedule: ignoringSchedule)
                 return report
             }
         }
@@ -74,6 +79,23 @@ public struct DeliveryService {
             return report
         }
         return ran
+    }
+
+    private func deliverInvitations(ignoringSchedule: Bool, retryFailed: Bool, report: inout DeliveryReport,
+                                    progress: ((Int, Int) -> Void)?) throws {
+        if retryFailed { _ = try store.retryFailedMessages() }
+        let dueBy = ignoringSchedule ? nil : environment.now()
+        let total = try store.countPendingMessages(dueBy: dueBy)
+        guard total > 0 else { return }
+        let channel: any DeliveryChannel
+        do throws(DeliveryError) {
+            channel = try DeliveryChannels.make(settings, root: root, variables: environment.variables, now: environment.now)
+        } catch {
+            report.setupError = .delivery(error)
+            return
+        }
+        defer { runBlocking { await channel.shutdown() } }
+        try run(channel, dueBy: dueBy, total: total, report: &report, progress: progress)
     }
 
     /// Pages through the due messages in order; a batch goes out (up to the channel's

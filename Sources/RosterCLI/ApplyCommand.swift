@@ -72,7 +72,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         guard case .applied(_, let outcome) = result else { return .success }
         environment.stdout.write("\nApply complete: \(plural(outcome.applied, "change")) applied; the store is at serial \(outcome.serial).\n")
         // Also retries what an earlier apply left due; prints nothing when there is nothing.
-        deliverAfterCommit(store: store, settings: project.config.invitations, root: project.root, environment: environment)
+        deliverAfterCommit(store: store, config: project.config, root: project.root, environment: environment)
         return .success
     }
 

@@ -31,8 +31,7 @@ struct DeliverCommand: ParsableCommand, RosterRunnable {
 
     func run(in environment: Environment) throws -> ExitStatus {
         let (settings, store) = try options.settingsAndStore(environment)
-        let report = try DeliveryService(store: store, settings: settings.config.invitations, root: settings.root,
-                                         environment: environment.app)
+        let report = try DeliveryService(store: store, config: settings.config, root: settings.root, environment: environment.app)
             .deliver(ignoringSchedule: now, retryFailed: retryFailed,
                      progress: DeliveryProgress.reporter(environment))
         if options.output == .json {
@@ -41,7 +40,7 @@ struct DeliverCommand: ParsableCommand, RosterRunnable {
             describe(report, environment: environment, after: false)
             if report.isEmpty { environment.stdout.write("Nothing to deliver.\n") }
         }
-        return report.failures.isEmpty && report.setupError == nil ? .success : .runtimeError
+        return report.hasFailures ? .runtimeError : .success
     }
 }
 
@@ -62,11 +61,17 @@ struct OutboxCommand: ParsableCommand, RosterRunnable {
     var status: OutboxStatus?
 
     func run(in environment: Environment) throws -> ExitStatus {
-        let (_, store) = try options.settingsAndStore(environment)
+        let (settings, store) = try options.settingsAndStore(environment)
         let entries = try storeCall { try store.outbox(status: status) }
+        let endpoints = try endpointRows(settings.config.events, store)
         if options.output == .json {
-            environment.stdout.write(try CanonicalJSON.pretty(["messages": entries]))
+            environment.stdout.write(try CanonicalJSON.pretty(OutboxJSON(messages: entries, endpoints: endpoints)))
             return .success
+        }
+        for endpoint in endpoints {
+            environment.stdout.write("endpoint \(endpoint.name)  at #\(endpoint.cursor)  \(plural(endpoint.backlog, "record")) behind"
+                + (endpoint.lastError.map { "  \(plural(endpoint.attempts, "failed attempt")), last error: \($0)" } ?? "")
+                + (endpoint.nextAttempt.map { "  next try \($0)" } ?? "") + "\n")
         }
         if entries.isEmpty {
             environment.stdout.write("No messages\(status.map { " with status \($0.rawValue)" } ?? "").\n")
@@ -82,16 +87,48 @@ struct OutboxCommand: ParsableCommand, RosterRunnable {
         environment.stdout.write(out)
         return .success
     }
+
+    /// Each endpoint of roster.yaml with its cursor (one not yet registered starts where `from` says).
+    private func endpointRows(_ endpoints: [EventEndpoint], _ store: any StateStore) throws -> [EndpointRow] {
+        guard !endpoints.isEmpty else { return [] }
+        let cursors = try storeCall { try store.eventCursors() }
+        let last = try storeCall { try store.status() }.lastSequence
+        return endpoints.map { endpoint in
+            let cursor = cursors[endpoint.name]
+            let at = cursor?.cursor ?? (endpoint.fromStart ? 0 : last)
+            return EndpointRow(name: endpoint.name, url: endpoint.webhook.url, cursor: at, backlog: last - at,
+                               attempts: cursor?.attempts ?? 0, lastError: cursor?.lastError,
+                               nextAttempt: cursor?.nextAttemptAt.map(Timestamp.string))
+        }
+    }
+}
+
+/// One events endpoint as `roster outbox` shows it.
+private struct EndpointRow: Encodable {
+    var name, url: String
+    /// The last seq it received.
+    var cursor: Int
+    /// Records after the cursor (its `types` may leave some out).
+    var backlog: Int
+    var attempts: Int
+    var lastError: String?
+    var nextAttempt: String?
+}
+
+/// `roster outbox --format json`.
+private struct OutboxJSON: Encodable {
+    var messages: [OutboxEntry]
+    var endpoints: [EndpointRow]
 }
 
 extension OutboxStatus: ExpressibleByArgument {}
 
 /// Delivery right after a commit (apply, resend): never fails the command; what did not go
 /// is left for `roster deliver`.
-func deliverAfterCommit(store: any StateStore, settings: InvitationSettings, root: String, environment: Environment) {
+func deliverAfterCommit(store: any StateStore, config: Config, root: String, environment: Environment, invitations: Bool = true) {
     do {
-        let report = try DeliveryService(store: store, settings: settings, root: root, environment: environment.app)
-            .deliver(progress: DeliveryProgress.reporter(environment))
+        let report = try DeliveryService(store: store, config: config, root: root, environment: environment.app)
+            .deliver(invitations: invitations, progress: DeliveryProgress.reporter(environment))
         describe(report, environment: environment, after: true)
     } catch {
         environment.stderr.write("warning: delivery stopped: \(error); 'roster deliver' retries\n")
@@ -107,6 +144,19 @@ private func describe(_ report: DeliveryReport, environment: Environment, after 
         environment.stderr.write((commit ? "warning: " : "error: ") + "\(error)\n")
     }
     if report.delivered > 0 { environment.stdout.write("Delivered \(plural(report.delivered, "invitation")).\n") }
+    for endpoint in report.endpoints {
+        if endpoint.delivered > 0 {
+            environment.stdout.write("Sent \(plural(endpoint.delivered, "event")) to \(endpoint.name).\n")
+        }
+        if let error = endpoint.setupError {
+            environment.stderr.write((commit ? "warning: " : "error: ") + "events endpoint \(endpoint.name): \(error)\n")
+        }
+        if let failure = endpoint.failure, let seq = endpoint.failedSequence {
+            environment.stderr.write("warning: events endpoint \(endpoint.name) failed at event #\(seq): \(failure); it and the "
+                                     + "events after it are retried from \(endpoint.nextAttempt.map(Timestamp.string) ?? "the next run") "
+                                     + "by 'roster deliver'\n")
+        }
+    }
     for failure in report.failures {
         if let next = failure.nextAttempt {
             environment.stderr.write("warning: delivery failed for \(failure.recipient): \(failure.reason); "
@@ -125,12 +175,27 @@ private struct DeliveryReportJSON: Encodable {
         var reason: String
         var nextAttempt: String?
     }
+    struct Endpoint: Encodable {
+        var name: String
+        var delivered, filtered: Int
+        var failedSeq: Int?
+        var failure: String?
+        var nextAttempt: String?
+        var waiting: Bool
+        var error: String?
+    }
     var delivered: Int
     var failed: [Failure]
     var busy: Bool
     var error: String?
+    var endpoints: [Endpoint]
 
     init(_ report: DeliveryReport) {
+        endpoints = report.endpoints.map {
+            Endpoint(name: $0.name, delivered: $0.delivered, filtered: $0.filtered, failedSeq: $0.failedSequence,
+                     failure: $0.failure, nextAttempt: $0.nextAttempt.map(Timestamp.string), waiting: $0.waiting,
+                     error: $0.setupError)
+        }
         delivered = report.delivered
         failed = report.failures.map { Failure(recipient: $0.recipient, reason: $0.reason, nextAttempt: $0.nextAttempt.map(Timestamp.string)) }
         busy = report.busy

@@ -25,6 +25,15 @@ struct InvitationsCommand: ParsableCommand {
         return (InvitationService(store: store, settings: settings.config.invitations, environment: environment.app), settings)
     }
 
+    /// After a write of its own, the new audit record goes out to the events endpoints (and,
+    /// after a resend, the new message and anything else due).
+    static func deliver(_ service: InvitationService, _ settings: ProjectSettings, _ environment: Environment,
+                        invitations: Bool) {
+        guard invitations || !settings.config.events.isEmpty else { return }
+        deliverAfterCommit(store: service.store, config: settings.config, root: settings.root, environment: environment,
+                           invitations: invitations)
+    }
+
     struct List: ParsableCommand, RosterRunnable {
         static let configuration = CommandConfiguration(
             abstract: "List invitations (never their tokens).",
@@ -63,8 +72,10 @@ struct InvitationsCommand: ParsableCommand {
         @Argument(help: "The token from the invitation's link.") var token: String
 
         func run(in environment: Environment) throws -> ExitStatus {
-            let email = try InvitationsCommand.service(options, environment).0.accept(token: token, actor: environment.app.actor(nil))
+            let (service, settings) = try InvitationsCommand.service(options, environment)
+            let email = try service.accept(token: token, actor: environment.app.actor(nil))
             environment.stdout.write("Accepted: \(email) is now active.\n")
+            InvitationsCommand.deliver(service, settings, environment, invitations: false)
             return .success
         }
     }
@@ -87,7 +98,7 @@ struct InvitationsCommand: ParsableCommand {
             let (service, settings) = try InvitationsCommand.service(options, environment)
             try service.resend(email: email, actor: environment.app.actor(actor))
             environment.stdout.write("Issued a new invitation to \(email); any earlier token no longer works.\n")
-            deliverAfterCommit(store: service.store, settings: service.settings, root: settings.root, environment: environment)
+            InvitationsCommand.deliver(service, settings, environment, invitations: true)
             return .success
         }
     }
@@ -107,8 +118,10 @@ struct InvitationsCommand: ParsableCommand {
         @Option(help: "Who is revoking, for the audit log.") var actor: String?
 
         func run(in environment: Environment) throws -> ExitStatus {
-            try InvitationsCommand.service(options, environment).0.revoke(email: email, actor: environment.app.actor(actor))
+            let (service, settings) = try InvitationsCommand.service(options, environment)
+            try service.revoke(email: email, actor: environment.app.actor(actor))
             environment.stdout.write("Revoked the pending invitation of \(email); 'roster invitations resend \(email)' sends a new one.\n")
+            InvitationsCommand.deliver(service, settings, environment, invitations: false)
             return .success
         }
     }

@@ -97,7 +97,7 @@ struct RosterCommand: ParsableCommand {
         """,
         version: rosterVersion,
         subcommands: [InitCommand.self, Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self,
-                      HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, OutboxCommand.self,
+                      HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, OutboxCommand.self, EventsCommand.self,
                       SchemaCommand.self, Version.self]
     )
 }

@@ -148,6 +148,8 @@ public struct Config: Sendable {
     public var invitations = InvitationSettings()
     public var safety = SafetySettings()
     public var limits = LimitSettings()
+    /// `events:`: the endpoints that hear of every change (SPEC §11), in the order written.
+    public var events: [EventEndpoint] = []
 
     public init() {}
 }

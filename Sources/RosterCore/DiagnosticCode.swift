@@ -42,6 +42,7 @@ public enum DiagnosticCode: String, CaseIterable, Sendable, Codable {
     case invalidDuration = "invalid-duration"
     case emptyCommand = "empty-command"
     case invalidSender = "invalid-from"
+    case unknownEventType = "unknown-event-type"
     // Warnings
     case expiredMembership = "expired-membership"
     case inactiveMember = "inactive-member"

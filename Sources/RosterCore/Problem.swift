@@ -47,6 +47,7 @@ public enum Problem: Error, Sendable, Hashable {
     case invalidDuration(field: String, value: String)
     case emptyCommand(field: String)
     case invalidSender(value: String)
+    case unknownEventType(pattern: String, suggestion: String?)
 
     /// The stable code this problem is reported under.
     public var code: DiagnosticCode {
@@ -92,6 +93,7 @@ public enum Problem: Error, Sendable, Hashable {
         case .invalidDuration: return .invalidDuration
         case .emptyCommand: return .emptyCommand
         case .invalidSender: return .invalidSender
+        case .unknownEventType: return .unknownEventType
         }
     }
 
@@ -188,6 +190,8 @@ public enum Problem: Error, Sendable, Hashable {
             return "\(field) is empty; name a sendmail-compatible command such as '/usr/sbin/sendmail -t -i' or 'msmtp -t'"
         case .invalidSender(let value):
             return "invitations.from '\(value)' is not a mail address; write 'Name <address@example.com>' or 'address@example.com'"
+        case .unknownEventType(let pattern, let suggestion):
+            return "event type '\(pattern)' is not known\(didYouMean(suggestion) ?? "; write a type such as 'user.deactivated', 'user.*' or '*'")"
         }
     }
 }

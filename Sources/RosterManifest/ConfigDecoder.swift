@@ -8,7 +8,7 @@ struct ConfigDecoder {
         reader = NodeReader(tree: tree)
     }
 
-    static let fields = ["version", "sources", "state", "permissions", "invitations", "safety", "limits"]
+    static let fields = ["version", "sources", "state", "permissions", "invitations", "events", "safety", "limits"]
 
     /// The configuration, with defaults for what the file leaves out.
     mutating func decode() -> Config {
@@ -37,6 +37,7 @@ struct ConfigDecoder {
             case "state": config.state = r.optionalString(value, field: "state")
             case "permissions": config.permissions = Self.catalogue(value, reader: &r)
             case "invitations": config.invitations = Self.invitations(value, reader: &r)
+            case "events": config.events = Self.events(value, reader: &r)
             case "safety": config.safety = Self.safety(value, reader: &r)
             case "limits": config.limits = Self.limits(value, reader: &r)
             default: break
@@ -168,6 +169,72 @@ struct ConfigDecoder {
                                             at: kind.location))
             return nil
         }
+    }
+
+    /// `events:`, a list of endpoints (SPEC §11): names unique slugs, URLs as for webhooks, the
+    /// secret's variable required, `types` known patterns, `from: now | start`.
+    private static func events(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> [EventEndpoint] {
+        var endpoints: [EventEndpoint] = []
+        var firstNamed: [String: SourceLocation] = [:]
+        r.list(node, field: "events") { r, item in
+            var name: Located<String>?, url: Located<String>?, secretEnv: String?, timeout = 15, fromStart = false
+            var types: [EventTypePattern] = []
+            var valid = r.mapping(item, field: "events endpoint", in: "events endpoint",
+                                  fields: ["name", "url", "secretEnv", "types", "from", "timeout"],
+                                  required: ["name", "url", "secretEnv"]) { r, key, value in
+                switch key {
+                case "name": name = r.string(value, field: "events.name")
+                case "url": url = r.string(value, field: "events.url")
+                case "secretEnv": secretEnv = r.string(value, field: "events.secretEnv")?.value
+                case "timeout":
+                    guard let text = r.string(value, field: "events.timeout") else { return }
+                    if let seconds = DurationSyntax.seconds(parsing: text.value), seconds > 0 {
+                        timeout = seconds
+                    } else {
+                        r.report(.invalidDuration(field: "events.timeout", value: text.value), at: value)
+                    }
+                case "types":
+                    for pattern in r.strings(value, field: "events.types") {
+                        if let known = EventTypePattern(pattern.value) {
+                            types.append(known)
+                        } else {
+                            r.diagnostics.append(Diagnostic(.unknownEventType(pattern: pattern.value,
+                                                                              suggestion: EventTypePattern.suggestion(for: pattern.value)),
+                                                            at: pattern.location))
+                        }
+                    }
+                case "from":
+                    guard let text = r.string(value, field: "events.from") else { return }
+                    switch text.value {
+                    case "now": fromStart = false
+                    case "start": fromStart = true
+                    default: r.report(.invalidValue(field: "events.from", value: text.value, expected: "'now' or 'start'"), at: value)
+                    }
+                default: break
+                }
+            }
+            if let name {
+                if !Syntax.isSlug(name.value) {
+                    r.diagnostics.append(Diagnostic(.invalidSlug(field: "events.name", value: name.value), at: name.location))
+                    valid = false
+                } else if let first = firstNamed[name.value] {
+                    r.diagnostics.append(Diagnostic(.duplicateID(kind: "events endpoint", id: name.value), at: name.location,
+                                                    notes: [DiagnosticNote("first declared here", at: first)]))
+                    valid = false
+                } else {
+                    firstNamed[name.value] = name.location
+                }
+            }
+            if let url, !WebhookURL.isAllowed(url.value) {
+                r.diagnostics.append(Diagnostic(.insecureURL(field: "events.url", url: url.value), at: url.location))
+                valid = false
+            }
+            guard valid, let name, let url, let secretEnv else { return }
+            endpoints.append(EventEndpoint(name: name.value,
+                                           webhook: WebhookSettings(url: url.value, secretEnv: secretEnv, timeout: timeout),
+                                           types: types, fromStart: fromStart))
+        }
+        return endpoints
     }
 
     private static func safety(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> SafetySettings {

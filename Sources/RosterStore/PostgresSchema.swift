@@ -66,4 +66,14 @@ enum PostgresSchema {
     UPDATE outbox SET status = 'revoked' WHERE delivered_at IS NULL AND message IS NULL;
     CREATE INDEX outbox_due ON outbox (status, created_at, id);
     """
+
+    /// Event cursors (see `SQLiteSchema.v3`), and an audit `seq` that roster numbers itself under
+    /// the writer lock: an identity leaves a gap after a rolled-back apply, and consumers detect
+    /// lost events by gaps.
+    static let v3 = """
+    CREATE TABLE event_cursors (
+        endpoint TEXT COLLATE "C" PRIMARY KEY, cursor BIGINT NOT NULL, attempts BIGINT NOT NULL DEFAULT 0,
+        last_error TEXT, last_attempt_at TEXT, next_attempt_epoch DOUBLE PRECISION, created_at TEXT NOT NULL);
+    ALTER TABLE audit ALTER COLUMN seq DROP IDENTITY IF EXISTS;
+    """
 }

@@ -91,6 +91,7 @@ public final class PostgresStore: SQLStore {
     static let migrations: [(name: String, script: String)] = [
         ("v1-directory", PostgresSchema.v1),
         ("v2-delivery", PostgresSchema.v2),
+        ("v3-events", PostgresSchema.v3),
     ]
 
     /// Bounds every wait of this session, on both sides of the connection.

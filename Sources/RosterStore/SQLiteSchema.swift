@@ -56,4 +56,11 @@ enum SQLiteSchema {
     UPDATE outbox SET status = 'revoked' WHERE delivered_at IS NULL AND message IS NULL;
     CREATE INDEX outbox_due ON outbox (status, created_at, id);
     """
+
+    /// Events (SPEC §11): a cursor per endpoint, moved in the same transaction that records an attempt.
+    static let v3 = """
+    CREATE TABLE event_cursors (
+        endpoint TEXT PRIMARY KEY, cursor INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
+        last_error TEXT, last_attempt_at TEXT, next_attempt_epoch REAL, created_at TEXT NOT NULL);
+    """
 }

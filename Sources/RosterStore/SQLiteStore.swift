@@ -74,6 +74,9 @@ public final class SQLiteStore: SQLStore {
         migrator.registerMigration("v2-delivery") { db in
             try db.execute(sql: SQLiteSchema.v2)
         }
+        migrator.registerMigration("v3-events") { db in
+            try db.execute(sql: SQLiteSchema.v3)
+        }
         return migrator
     }
 

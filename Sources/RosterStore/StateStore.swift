@@ -72,6 +72,36 @@ public enum OutboxStatus: String, Codable, Sendable, CaseIterable {
     case revoked
 }
 
+/// The store's position: what a cheap "did anything change?" check reads.
+public struct StoreStatus: Sendable, Hashable {
+    public var lineage: String
+    public var serial: Int
+    /// The last audit record's `seq` (0 when there is none).
+    public var lastSequence: Int
+}
+
+/// Where an events endpoint stands: the last `seq` it received, and its retry state.
+public struct EventCursor: Codable, Sendable, Hashable {
+    public var endpoint: String
+    public var cursor: Int
+    /// Failed attempts at the event after the cursor.
+    public var attempts: Int
+    public var lastError: String?
+    public var lastAttemptAt: String?
+    public var nextAttemptAt: Date?
+}
+
+/// A failed attempt to send an event: why, and when to try again.
+public struct EventFailure: Sendable, Hashable {
+    public var error: String
+    public var nextAttempt: Date
+
+    public init(error: String, nextAttempt: Date) {
+        self.error = error
+        self.nextAttempt = nextAttempt
+    }
+}
+
 /// One outbox message as `roster outbox` lists it; never carries the token.
 public struct OutboxEntry: Codable, Sendable, Hashable {
     /// The Message-ID.
@@ -155,5 +185,15 @@ public protocol StateStore: AnyObject {
     func auditRecords(afterSerial: Int?, user: String?, since: Date?) throws -> [AuditRecord]
     /// Up to `limit` audit records after `afterSequence`, in order: the event feed.
     func records(afterSequence: Int, limit: Int) throws -> [AuditRecord]
+    /// The lineage, serial and last audit `seq`, in one cheap read.
+    func status() throws -> StoreStatus
+    /// Every endpoint's cursor, by name.
+    func eventCursors() throws -> [String: EventCursor]
+    /// The endpoint's cursor, made when it is new: at 0 (`fromStart`) or after the last record.
+    func registerEndpoint(_ name: String, fromStart: Bool, at: Date) throws -> EventCursor
+    /// Moves the endpoint's cursor from `expected` to `cursor` and records the attempt (a
+    /// delivery when `failure` is nil) in one transaction; false when the cursor was not at
+    /// `expected` (another run moved it).
+    func recordEventAttempt(endpoint: String, expected: Int, cursor: Int, failure: EventFailure?, at: Date) throws -> Bool
     func verifyAudit() throws -> AuditVerification
 }

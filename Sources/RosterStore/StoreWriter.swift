@@ -34,6 +34,8 @@ struct StoreWriter {
     let now: String
     var messages = 0
     private var chainHead = AuditChain.genesis
+    /// The last audit `seq`: records are numbered here, one more each, under the writer lock.
+    private var sequence = 0
 
     init(db: any SQLSession, context: ApplyContext, serial: Int) {
         self.db = db
@@ -51,7 +53,11 @@ struct StoreWriter {
     }
 
     mutating func loadChainHead() throws {
-        chainHead = try db.text("SELECT hash FROM audit ORDER BY seq DESC LIMIT 1") ?? AuditChain.genesis
+        let last = try db.first("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1") { row in
+            (try row.integer(0), try row.text(1))
+        }
+        sequence = Int(last?.0 ?? 0)
+        chainHead = last?.1 ?? AuditChain.genesis
     }
 
     /// Appends one audit record chained to the previous one; `userKey` ties it to a user's
@@ -60,10 +66,11 @@ struct StoreWriter {
         let hash = AuditChain.hash(previous: chainHead, serial: serial, at: now, actor: context.actor,
                                    commit: context.commit, action: action.rawValue, entityType: type.rawValue,
                                    entityID: id, change: change)
+        sequence += 1
         try run(sql: """
-            INSERT INTO audit (serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash, user_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM users WHERE email_key = ?))
-            """, arguments: [serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
+            INSERT INTO audit (seq, serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash, user_id)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM users WHERE email_key = ?))
+            """, arguments: [sequence, serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
                              chainHead, hash, userKey])
         chainHead = hash
     }

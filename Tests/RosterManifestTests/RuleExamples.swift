@@ -350,4 +350,14 @@ let ruleExamples: [RuleExample] = [
     invitations:
       from: ↓ACME Portal
     """),
+    RuleExample(.unknownEventType, config: """
+    version: 1
+    sources: [directory]
+    permissions: {streams: [read]}
+    events:
+      - name: platform
+        url: https://platform.example.com/hooks
+        secretEnv: EVENTS_SECRET
+        types: [↓user.deactivate]
+    """),
 ]
