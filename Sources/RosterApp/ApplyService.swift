@@ -11,12 +11,16 @@ public struct ApplyRequest: Sendable {
     /// Seconds to wait for another apply's lock.
     public var lockTimeout: TimeInterval
     public var actor: String
+    /// `--adopt`: a fresh plan adopts the users it would invite. A saved plan made with
+    /// `plan --adopt` already says `adopt`.
+    public var adopt: Bool
 
-    public init(savedPlan: Plan?, allowed: Set<Rail>, lockTimeout: TimeInterval, actor: String) {
+    public init(savedPlan: Plan?, allowed: Set<Rail>, lockTimeout: TimeInterval, actor: String, adopt: Bool = false) {
         self.savedPlan = savedPlan
         self.allowed = allowed
         self.lockTimeout = lockTimeout
         self.actor = actor
+        self.adopt = adopt
     }
 }
 
@@ -46,7 +50,7 @@ public struct ApplyService {
         try storeCall {
             try store.withApplyLock(holder: environment.lockHolder(actor: request.actor), timeout: request.lockTimeout) {
                 () throws -> ApplyResult in
-                let plan = try request.savedPlan ?? freshPlan()
+                let plan = try request.savedPlan ?? freshPlan(adopt: request.adopt)
                 show(plan)
                 guard !plan.isEmpty else { return .unchanged(plan) }
                 let blocked = plan.blockedRails.filter { !request.allowed.contains($0.rail) }
@@ -61,11 +65,11 @@ public struct ApplyService {
 
     /// A plan made now, under the lock: the files' desired state is built on another core
     /// while the store is read.
-    private func freshPlan() throws -> Plan {
+    private func freshPlan(adopt: Bool) throws -> Plan {
         let project = project
         let fromFiles = Background { (project.desired(), project.desiredInfo()) }
         let snapshot = try store.snapshot()
         let (desired, info) = fromFiles.value()
-        return project.planner().plan(desired: desired, snapshot: snapshot, info: info)
+        return project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info)
     }
 }

@@ -135,8 +135,9 @@ public struct Project: Sendable {
                     commit: Git(folder: manifest.root).commit("HEAD"))
     }
 
-    public func planner() -> Planner {
-        Planner(config: config, now: now)
+    /// `adopt`: plan adopting the users it would invite (`--adopt`).
+    public func planner(adopt: Bool = false) -> Planner {
+        Planner(config: config, now: now, adopt: adopt)
     }
 }
 

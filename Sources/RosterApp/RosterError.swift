@@ -14,6 +14,9 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
     case unknownStateURL(url: String)
     case unreadablePlan(file: String, reason: String)
     case unknownRevision(revision: String, repository: String)
+    case unknownPermission(permission: String, suggestion: String?)
+    case wildcardPermission(permission: String)
+    case unknownScope(scope: ScopeRef, suggestion: String?)
 
     // Invalid files (3)
     case invalidFiles(errors: Int)
@@ -31,6 +34,11 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
     case delivery(DeliveryError)
     case cannotWrite(what: String, path: String, reason: String)
     case notStored(entity: String)
+    /// `roster access` for an email the store (or the files) does not hold.
+    case unknownUser(email: String, closest: [String])
+    case exportFolderNotEmpty(path: String)
+    /// A stored customer id that is not a slug cannot name a file of an export.
+    case unsafeExportName(id: String)
     case notInRepository(folder: String)
     case cannotReadRevision(revision: String, reason: String)
     case refusingToOverwrite(paths: [String])
@@ -38,7 +46,9 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
 
     public var exitStatus: ExitStatus {
         switch self {
-        case .emptySQLitePath, .unknownStateURL, .unreadablePlan, .unknownRevision: return .usage
+        case .emptySQLitePath, .unknownStateURL, .unreadablePlan, .unknownRevision, .unknownPermission, .wildcardPermission,
+             .unknownScope:
+            return .usage
         case .invalidFiles, .invalidFilesAt, .configNotFound: return .invalidFiles
         case .approvalRequired, .cancelled, .railsBlocked: return .refused
         case .store(let error):
@@ -47,7 +57,7 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
             case .badURL: return .usage
             default: return .runtimeError
             }
-        case .delivery, .cannotWrite, .notStored, .notInRepository, .cannotReadRevision, .refusingToOverwrite,
+        case .delivery, .cannotWrite, .notStored, .unknownUser, .exportFolderNotEmpty, .unsafeExportName, .notInRepository, .cannotReadRevision, .refusingToOverwrite,
              .cannotCreateProject:
             return .runtimeError
         }
@@ -63,6 +73,13 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
             return "cannot read the saved plan '\(file)': \(reason); save one with 'roster plan --out \(file)'"
         case .unknownRevision(let revision, let repository):
             return "revision '\(revision)' does not exist in the repository at \(repository)"
+        case .unknownPermission(let permission, let suggestion):
+            return "'\(permission)' is not a permission of the catalogue in roster.yaml"
+                + (suggestion.map { "; did you mean '\($0)'?" } ?? "; write MODULE:ACTION, e.g. streams:delete")
+        case .wildcardPermission(let permission):
+            return "'\(permission)' is not a permission: '*' stands for every action only in roles; name one, e.g. streams:delete"
+        case .unknownScope(let scope, let suggestion):
+            return "\(scope.kind.rawValue) '\(scope.id)' does not exist" + (suggestion.map { "; did you mean '\($0)'?" } ?? "")
         case .invalidFiles(let errors):
             return "the files are invalid (\(plural(errors, "error"))); fix them and run again ('roster validate' lists them)"
         case .invalidFilesAt(let revisions):
@@ -85,6 +102,13 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
             return "cannot write \(what) to '\(path)': \(reason)"
         case .notStored(let entity):
             return "'\(entity)' is not a stored customer, account or user; 'roster show' lists them"
+        case .unknownUser(let email, let closest):
+            return "'\(email)' is not a user of the directory"
+                + (closest.isEmpty ? "" : "; the closest are " + closest.map { "'\($0)'" }.joined(separator: ", "))
+        case .exportFolderNotEmpty(let path):
+            return "'\(path)' is not empty; export into an empty folder, or pass --force to replace the files roster writes there"
+        case .unsafeExportName(let id):
+            return "the stored customer id '\(id)' is not a slug and cannot name a file; fix it in the store first"
         case .notInRepository(let folder):
             return "\(folder) is not in a git repository; 'roster diff' compares git revisions"
         case .cannotReadRevision(let revision, let reason):

@@ -47,6 +47,9 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
     @Option(help: ArgumentHelp("Who is applying, for the audit log (default: the CI's user, else $USER).", valueName: "name"))
     var actor: String?
 
+    @Flag(help: "Adopt a directory that already exists on the platform: users the plan would invite are created active, without an invitation.")
+    var adopt = false
+
     func validate() throws {
         if let lockTimeout, DurationSyntax.seconds(parsing: lockTimeout) == nil, lockTimeout != "0" {
             throw ValidationError("--lock-timeout takes a duration such as 30s, 5m or 1h, not '\(lockTimeout)'")
@@ -61,7 +64,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         let store = try options.openStore(config: project.config, root: project.root, environment)
         let request = ApplyRequest(savedPlan: saved, allowed: Set(allowed),
                                    lockTimeout: TimeInterval(lockTimeout.flatMap(DurationSyntax.seconds(parsing:)) ?? 0),
-                                   actor: environment.app.actor(actor))
+                                   actor: environment.app.actor(actor), adopt: adopt)
         let result = try ApplyService(project: project, store: store, environment: environment.app).apply(request, show: { plan in
             environment.stdout.write(renderPlan(plan, options: options, environment: environment))
         }, approve: { _ in

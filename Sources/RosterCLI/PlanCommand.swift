@@ -30,6 +30,9 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
     @Flag(help: "Exit 2 when the plan has changes, 0 when it has none.")
     var detailedExitcode = false
 
+    @Flag(help: "Plan adopting the users it would invite: created active, without an invitation (roster apply --adopt).")
+    var adopt = false
+
     func run(in environment: Environment) throws -> ExitStatus {
         // An existing store is read on another core while the files load and validate; a new one
         // is created only once the files are known to be valid, as before.
@@ -64,7 +67,7 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
             let store = try options.openStore(config: project.config, root: project.root, environment)
             snapshot = try storeCall { try store.snapshot() }
         }
-        let plan = project.planner().plan(desired: desired, snapshot: snapshot, info: info.value())
+        let plan = project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info.value())
         environment.releaseAtExit((snapshot, desired, plan))
         if let out {
             let path = environment.app.absolute(out)

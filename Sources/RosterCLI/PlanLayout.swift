@@ -48,7 +48,7 @@ struct ChangeLine {
 
     init(_ change: Change) {
         switch change.action {
-        case .create, .invite, .grant, .reactivate: (symbol, style) = ("+", .addition)
+        case .create, .invite, .adopt, .grant, .reactivate: (symbol, style) = ("+", .addition)
         case .update, .rename, .changeRoles, .transferOwnership, .move, .reissueInvitation:
             (symbol, style) = ("~", .change)
         case .revoke, .revokeInvitation, .deactivate: (symbol, style) = ("-", .removal)

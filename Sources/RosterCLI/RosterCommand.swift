@@ -96,7 +96,7 @@ struct RosterCommand: ParsableCommand {
           roster validate --config examples/quickstart/roster.yaml
         """,
         version: rosterVersion,
-        subcommands: [InitCommand.self, Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self,
+        subcommands: [InitCommand.self, Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self, AccessCommand.self, WhoCanCommand.self, ExportCommand.self,
                       HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, OutboxCommand.self, EventsCommand.self,
                       SchemaCommand.self, Version.self]
     )

@@ -12,10 +12,31 @@ public struct AccessResolver {
         everything = catalogue.modules.flatMap { module in module.actions.map { "\(module.name.value):\($0.value)" } }.sorted()
     }
 
-    /// A permission's first provenance: `via` and the place in the files that declares it.
+    /// A permission's provenance: `via`, the place in the files that declares it, and (from
+    /// the store) the day a membership began.
     public struct Grant: Hashable, Sendable {
         public var via: String
         public var source: String?
+        public var since: String?
+
+        public init(via: String, source: String?, since: String? = nil) {
+            self.via = via
+            self.source = source
+            self.since = since
+        }
+    }
+
+    /// What a user holds on one scope, grouped by provenance.
+    public struct ScopeAccess: Hashable, Sendable {
+        public struct Holding: Hashable, Sendable {
+            public var grant: Grant
+            public var permissions: [String]
+        }
+        public var scope: ScopeRef
+        public var grants: [Holding]
+
+        /// Every permission held on the scope, sorted.
+        public var permissions: [String] { Set(grants.flatMap(\.permissions)).sorted() }
     }
 
     /// What `user` holds in `state`, per scope and permission.
@@ -61,23 +82,66 @@ public struct AccessResolver {
 
     private func effective(of user: String, in state: DirectoryState, index: Index,
                            sources: DeclarationSources?) -> [ScopeRef: [String: Grant]] {
-        guard let person = state.users[user], person.status != .inactive else { return [:] }
         var held: [ScopeRef: [String: Grant]] = [:]
-        func add(_ permissions: [String], on scope: ScopeRef, _ grant: Grant) {
+        grants(of: user, in: state, index: index, sources: sources, since: nil) { permissions, scope, grant in
             for permission in permissions where held[scope]?[permission] == nil {
                 held[scope, default: [:]][permission] = grant
             }
         }
+        return held
+    }
+
+    /// Everything `user` holds in `state`, every provenance of it, by scope: each scope's
+    /// grants sorted by provenance, each with its permissions sorted. `sources` names where the
+    /// files declare a grant; `since` when the store's memberships began.
+    public func access(of user: String, in state: DirectoryState, sources: DeclarationSources? = nil,
+                       since: [MembershipKey: String]? = nil) -> [ScopeAccess] {
+        var held: [ScopeRef: [Grant: Set<String>]] = [:]
+        grants(of: user, in: state, index: Index(state, users: [user]), sources: sources, since: since) { permissions, scope, grant in
+            held[scope, default: [:]][grant, default: []].formUnion(permissions)
+        }
+        return held.keys.sorted().map { scope in
+            ScopeAccess(scope: scope, grants: (held[scope] ?? [:]).map { grant, permissions in
+                ScopeAccess.Holding(grant: grant, permissions: permissions.sorted())
+            }.sorted { ($0.grant.via, $0.grant.source ?? "") < ($1.grant.via, $1.grant.source ?? "") })
+        }
+    }
+
+    /// Who holds `permission` (`module:action`) on `scope` in `state`, and through what: the
+    /// users of `state` (or only `candidates`), sorted by email key, each with every grant of it.
+    public func holders(of permission: String, on scope: ScopeRef, in state: DirectoryState,
+                        candidates: Set<String>? = nil, sources: DeclarationSources? = nil,
+                        since: [MembershipKey: String]? = nil) -> [(user: UserState, grants: [Grant])] {
+        let users = candidates ?? Set(state.users.keys)
+        let index = Index(state, users: users)
+        var result: [(user: UserState, grants: [Grant])] = []
+        for key in users.sorted() {
+            guard let user = state.users[key] else { continue }
+            var found: Set<Grant> = []
+            grants(of: key, in: state, index: index, sources: sources, since: since) { permissions, on, grant in
+                if on == scope && permissions.contains(permission) { found.insert(grant) }
+            }
+            if !found.isEmpty {
+                result.append((user, found.sorted { ($0.via, $0.source ?? "") < ($1.via, $1.source ?? "") }))
+            }
+        }
+        return result
+    }
+
+    /// The one definition of what a user holds (SPEC §4.2): hands each grant to `add`, owners
+    /// before members, in a fixed order. Inactive users, scopes and roles grant nothing.
+    private func grants(of user: String, in state: DirectoryState, index: Index, sources: DeclarationSources?,
+                        since: [MembershipKey: String]?, _ add: ([String], ScopeRef, Grant) -> Void) {
+        guard let person = state.users[user], person.status != .inactive else { return }
         for id in index.customersOwned[user] ?? [] where state.customers[id]?.active == true {
             let grant = Grant(via: "owner of customer \(id)", source: sources?.customer(id)?.description)
-            add(everything, on: ScopeRef(.customer, id), grant)
+            add(everything, ScopeRef(.customer, id), grant)
             for account in index.accountsOf[id] ?? [] where state.accounts[account]?.active == true {
-                add(everything, on: ScopeRef(.account, account), grant)
+                add(everything, ScopeRef(.account, account), grant)
             }
         }
         for id in index.accountsOwned[user] ?? [] where isActive(account: id, in: state) {
-            add(everything, on: ScopeRef(.account, id),
-                Grant(via: "owner of account \(id)", source: sources?.account(id)?.description))
+            add(everything, ScopeRef(.account, id), Grant(via: "owner of account \(id)", source: sources?.account(id)?.description))
         }
         for membership in index.memberships[user] ?? [] {
             let scope = membership.key.scope
@@ -87,10 +151,9 @@ public struct AccessResolver {
             let source = sources?.member(membership.key)?.description
             for roleID in membership.roles {
                 guard let role = state.roles[roleID], role.active else { continue }
-                add(role.grants, on: scope, Grant(via: "role \(roleID) on \(scope)", source: source))
+                add(role.grants, scope, Grant(via: "role \(roleID) on \(scope)", source: source, since: since?[membership.key]))
             }
         }
-        return held
     }
 
     /// An account grants access only while it and its customer are active.

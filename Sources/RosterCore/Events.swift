@@ -32,6 +32,7 @@ public enum EventType: String, CaseIterable, Sendable, Codable, Comparable {
         case (.change(.reissueInvitation), _): type = .invitationReissued
         case (.change(.revokeInvitation), _): type = .invitationRevoked
         case (.change(.invite), .user): type = .userInvited
+        case (.change(.adopt), .user): type = .userAdopted
         case (.change(.rename), .user): type = .userRenamed
         case (.change(.grant), .membership): type = .membershipGranted
         case (.change(.changeRoles), .membership): type = .membershipRolesChanged

@@ -3,6 +3,8 @@ public enum ChangeAction: String, Codable, Sendable, CaseIterable {
     case create
     case update
     case invite
+    /// `--adopt`: a user the platform already has, created `active` with no invitation.
+    case adopt
     case rename
     case grant
     case changeRoles = "change-roles"
@@ -207,6 +209,7 @@ public struct PlanSummary: Codable, Sendable, Hashable {
         let parts: [(Int, String)] = [
             (count(.create), "to create"),
             (count(.invite), "to invite"),
+            (count(.adopt), "to adopt"),
             (count(.update, .rename, .grant, .changeRoles, .transferOwnership, .move, .reactivate, .reissueInvitation),
              "to change"),
             (count(.revoke, .revokeInvitation), "to revoke"),

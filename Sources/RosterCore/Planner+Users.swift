@@ -44,7 +44,11 @@ extension PlanWork {
             guard let user = want.users[key] else { continue }
             let entity = EntityKey.user(key)
             guard let old = stored.users[key] else {
-                if user.status == .active {
+                if user.status == .active && planner.adopt {
+                    affectedUsers.insert(key)
+                    add(.users, Change(action: .adopt, type: .user, id: user.email, after: .user(user),
+                                       source: source { $0.user(key) }, reason: "already on the platform: active, no invitation"))
+                } else if user.status == .active {
                     affectedUsers.insert(key)
                     var invited = user
                     invited.status = .invited
@@ -57,11 +61,14 @@ extension PlanWork {
             case (.inactive, .active):
                 affectedUsers.insert(key)
                 var after = user
-                after.status = snapshot.everAccepted.contains(key) ? .active : .invited
+                after.status = snapshot.everAccepted.contains(key) || planner.adopt ? .active : .invited
                 let invitation = after.status == .invited ? invitationPlan(for: key) : nil
+                let adopted = planner.adopt && !snapshot.everAccepted.contains(key)
                 add(.users, Change(action: .reactivate, type: .user, id: user.email, before: .user(old), after: .user(after),
                                    drift: drifted(entity), source: source { $0.user(key) },
-                                   reason: invitation != nil ? "never accepted: invited anew" : nil, invitation: invitation))
+                                   reason: invitation != nil ? "never accepted: invited anew"
+                                       : adopted ? "adopted: active, no invitation" : nil,
+                                   invitation: invitation))
             case (.invited, .active), (.active, .active):
                 if old.email != user.email || old.name != user.name {
                     var after = user

@@ -4,10 +4,14 @@ import Foundation
 public struct Planner {
     public var config: Config
     public var now: Date
+    /// `--adopt`: users the plan would invite are adopted instead, `active` and without an
+    /// invitation (they already use the platform).
+    public var adopt: Bool
 
-    public init(config: Config, now: Date) {
+    public init(config: Config, now: Date, adopt: Bool = false) {
         self.config = config
         self.now = now
+        self.adopt = adopt
     }
 
     /// The ordered changes, access delta and rails from `snapshot` to `desired`.

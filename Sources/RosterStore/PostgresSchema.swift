@@ -76,4 +76,12 @@ enum PostgresSchema {
         last_error TEXT, last_attempt_at TEXT, next_attempt_epoch DOUBLE PRECISION, created_at TEXT NOT NULL);
     ALTER TABLE audit ALTER COLUMN seq DROP IDENTITY IF EXISTS;
     """
+
+    /// Indexes for reading one user's or one scope's access without the whole directory.
+    static let v4 = """
+    CREATE INDEX customers_owner ON customers (owner_id);
+    CREATE INDEX accounts_owner ON accounts (owner_id);
+    CREATE INDEX accounts_customer ON accounts (customer_id);
+    CREATE INDEX memberships_user ON memberships (user_id) WHERE ended_at IS NULL;
+    """
 }

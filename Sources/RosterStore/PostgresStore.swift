@@ -92,6 +92,7 @@ public final class PostgresStore: SQLStore {
         ("v1-directory", PostgresSchema.v1),
         ("v2-delivery", PostgresSchema.v2),
         ("v3-events", PostgresSchema.v3),
+        ("v4-reading", PostgresSchema.v4),
     ]
 
     /// Bounds every wait of this session, on both sides of the connection.

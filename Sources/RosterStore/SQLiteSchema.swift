@@ -63,4 +63,12 @@ enum SQLiteSchema {
         endpoint TEXT PRIMARY KEY, cursor INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0,
         last_error TEXT, last_attempt_at TEXT, next_attempt_epoch REAL, created_at TEXT NOT NULL);
     """
+
+    /// Indexes for reading one user's or one scope's access without the whole directory.
+    static let v4 = """
+    CREATE INDEX customers_owner ON customers (owner_id);
+    CREATE INDEX accounts_owner ON accounts (owner_id);
+    CREATE INDEX accounts_customer ON accounts (customer_id);
+    CREATE INDEX memberships_user ON memberships (user_id) WHERE ended_at IS NULL;
+    """
 }

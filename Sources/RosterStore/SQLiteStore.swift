@@ -77,6 +77,9 @@ public final class SQLiteStore: SQLStore {
         migrator.registerMigration("v3-events") { db in
             try db.execute(sql: SQLiteSchema.v3)
         }
+        migrator.registerMigration("v4-reading") { db in
+            try db.execute(sql: SQLiteSchema.v4)
+        }
         return migrator
     }
 

@@ -72,6 +72,19 @@ public enum OutboxStatus: String, Codable, Sendable, CaseIterable {
     case revoked
 }
 
+/// A few rows of the directory, enough to resolve some access (SPEC §7 `access`, `who-can`):
+/// the users, scopes, owners, memberships and roles it depends on.
+public struct AccessSlice: Sendable {
+    public var state: DirectoryState
+    /// When each membership began (its `started_at` day).
+    public var since: [MembershipKey: String]
+}
+
+/// What `storedNames` lists.
+public enum StoredName: Sendable {
+    case email, customer, account
+}
+
 /// The store's position: what a cheap "did anything change?" check reads.
 public struct StoreStatus: Sendable, Hashable {
     public var lineage: String
@@ -187,6 +200,12 @@ public protocol StateStore: AnyObject {
     func records(afterSequence: Int, limit: Int) throws -> [AuditRecord]
     /// The lineage, serial and last audit `seq`, in one cheap read.
     func status() throws -> StoreStatus
+    /// The part of the directory one user's access depends on; nil for an unknown email.
+    func accessSlice(user email: String) throws -> AccessSlice?
+    /// The part of the directory access to one scope depends on; nil for an unknown scope.
+    func accessSlice(scope: ScopeRef) throws -> AccessSlice?
+    /// Every stored email, customer id or account id (for "did you mean").
+    func storedNames(_ kind: StoredName) throws -> [String]
     /// Every endpoint's cursor, by name.
     func eventCursors() throws -> [String: EventCursor]
     /// The endpoint's cursor, made when it is new: at 0 (`fromStart`) or after the last record.

@@ -138,6 +138,12 @@ struct StoreWriter {
                 INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at)
                 VALUES (?, ?, ?, ?, ?, ?, ?)
                 """, arguments: [user.key, user.email, user.name, UserStatus.invited.rawValue, Fingerprint.user(user), now, now])
+        case .adopt:
+            // Already on the platform: active, as if it had accepted (a later reactivation keeps it active).
+            changed = try run(sql: """
+                INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at, accepted_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """, arguments: [user.key, user.email, user.name, UserStatus.active.rawValue, Fingerprint.user(user), now, now, now])
         case .rename:
             guard case .user(let old)? = change.before else { throw StoreError.inconsistent(.renameWithoutPreviousUser) }
             changed = try run(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
