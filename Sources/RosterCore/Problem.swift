@@ -16,6 +16,7 @@ public enum Problem: Error, Sendable, Hashable {
     case unknownKind(kind: String, suggestion: String?, kinds: [String])
     case wrongType(field: String, expected: String, found: String)
     case unknownField(field: String, in: String, suggestion: String?)
+    case misspelledField(field: String, correct: String, in: String)
     case missingField(field: String, in: String)
     case invalidValue(field: String, value: String, expected: String)
     case configNotFound(searched: String)
@@ -59,6 +60,7 @@ public enum Problem: Error, Sendable, Hashable {
         case .unknownKind: return .unknownKind
         case .wrongType: return .wrongType
         case .unknownField: return .unknownField
+        case .misspelledField: return .misspelledField
         case .missingField: return .missingField
         case .invalidValue: return .invalidValue
         case .configNotFound: return .configNotFound
@@ -118,6 +120,8 @@ public enum Problem: Error, Sendable, Hashable {
             return "'\(field)' must be \(expected), found \(found)"
         case .unknownField(let field, let container, let suggestion):
             return "unknown field '\(field)' in \(container)\(didYouMean(suggestion) ?? "; remove it")"
+        case .misspelledField(let field, let correct, let container):
+            return "'\(field)' should be '\(correct)', a required field of \(container); rename it"
         case .missingField(let field, let container):
             return "\(container) is missing required field '\(field)'"
         case .invalidValue(let field, let value, let expected):

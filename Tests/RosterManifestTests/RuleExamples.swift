@@ -10,12 +10,16 @@ struct RuleExample {
     var document: String?
     /// Further files, by path relative to the project (never marked).
     var extraFiles: [String: String] = [:]
+    /// When set, every diagnostic of the example, as `roster validate` prints it (golden).
+    var expected: String?
 
-    init(_ code: DiagnosticCode, config: String? = nil, document: String? = nil, extraFiles: [String: String] = [:]) {
+    init(_ code: DiagnosticCode, config: String? = nil, document: String? = nil, extraFiles: [String: String] = [:],
+         expected: String? = nil) {
         self.code = code
         self.config = config
         self.document = document
         self.extraFiles = extraFiles
+        self.expected = expected
     }
 }
 
@@ -88,6 +92,40 @@ let ruleExamples: [RuleExample] = [
     sources: [directory]
     permissions: {streams: [read]}
     ↓saftey: {maxUserDeactivations: 5}
+    """),
+    RuleExample(.unknownField, document: """
+    kind: Customer
+    id: other
+    owner: alice@acme.example
+    ↓displayName: Other Corp
+    """, expected: """
+    directory/case.yaml:4:1: error: unknown field 'displayName' in Customer; did you mean 'name'? [unknown-field]
+    """),
+    // One mistake, one message: no missing-field error, and the entry still counts, so no
+    // unused-role or unassigned-user warning follows.
+    RuleExample(.misspelledField, document: """
+    kind: User
+    email: carol@acme.example
+    ---
+    kind: Role
+    id: auditor
+    permissions: {billing: [read]}
+    ---
+    kind: Account
+    id: live
+    customer: acme
+    members:
+      - user: carol@acme.example
+        ↓role: [auditor]
+    """, expected: """
+    directory/case.yaml:13:5: error: 'role' should be 'roles', a required field of a members entry; rename it [misspelled-field]
+    """),
+    RuleExample(.misspelledField, document: """
+    kind: Customer
+    id: other
+    ↓ownr: alice@acme.example
+    """, expected: """
+    directory/case.yaml:3:1: error: 'ownr' should be 'owner', a required field of Customer; rename it [misspelled-field]
     """),
     RuleExample(.missingField, document: """
     ↓kind: Customer
