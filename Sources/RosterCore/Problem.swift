@@ -3,6 +3,16 @@
 /// User values are quoted with single quotes; lists are sorted before they are printed.
 public enum Problem: Error, Sendable, Hashable {
     case yamlSyntax(detail: String)
+    case yamlTab
+    case yamlEntryMisaligned(entry: YAMLPlace, list: YAMLPlace)
+    case yamlNotAnEntry(item: YAMLPlace, list: YAMLPlace, field: YAMLPlace?)
+    case yamlKeyMisaligned(item: YAMLPlace, mapping: YAMLPlace, nearer: YAMLPlace?)
+    case yamlContinuation(key: YAMLPlace, previous: YAMLPlace)
+    case yamlColonInValue(line: Int)
+    case yamlMissingColon(key: YAMLPlace)
+    case yamlUnclosed(opener: YAMLPlace)
+    case yamlReservedCharacter(character: String)
+    case yamlEntryAfterKey
     case duplicateKey(key: String)
     case aliasBudget(limit: Int)
     case undefinedAlias(name: String)
@@ -47,7 +57,9 @@ public enum Problem: Error, Sendable, Hashable {
     /// The stable code this problem is reported under.
     public var code: DiagnosticCode {
         switch self {
-        case .yamlSyntax: return .yamlSyntax
+        case .yamlSyntax, .yamlTab, .yamlEntryMisaligned, .yamlNotAnEntry, .yamlKeyMisaligned, .yamlContinuation,
+             .yamlColonInValue, .yamlMissingColon, .yamlUnclosed, .yamlReservedCharacter, .yamlEntryAfterKey:
+            return .yamlSyntax
         case .duplicateKey: return .duplicateKey
         case .aliasBudget: return .aliasBudget
         case .undefinedAlias, .recursiveAlias: return .undefinedAlias
@@ -93,6 +105,38 @@ public enum Problem: Error, Sendable, Hashable {
         switch self {
         case .yamlSyntax(let detail):
             return "invalid YAML: \(detail)"
+        case .yamlTab:
+            return "tabs cannot indent YAML; use spaces"
+        case .yamlEntryMisaligned(let entry, let list):
+            return "the list entry on line \(entry.line) has its '-' at column \(entry.column), but the list it belongs to "
+                + "(line \(list.line)) has its '-' at column \(list.column); indent every '-' of one list alike"
+        case .yamlNotAnEntry(let item, let list, let field):
+            let intoEntry = field.map { "indent it to column \($0.column), like '\($0.text)', to add it to the entry above; " } ?? ""
+            return "'\(item.text)' on line \(item.line) does not fit the list that starts on line \(list.line): \(intoEntry)"
+                + "start a new entry with '- ' at column \(list.column); or indent it less than column \(list.column) to end the list"
+        case .yamlKeyMisaligned(let item, let mapping, let nearer):
+            let other = nearer.map { ", or to column \($0.column), like '\($0.text)' on line \($0.line)" } ?? ""
+            return "'\(item.text)' on line \(item.line) (column \(item.column)) does not line up with the keys of the mapping "
+                + "that starts on line \(mapping.line): indent it to column \(mapping.column), like '\(mapping.text)'\(other)"
+        case .yamlContinuation(let key, let previous):
+            return "'\(key.text)' on line \(key.line) is indented deeper than '\(previous.text)' on line \(previous.line), "
+                + "so YAML reads it as more of that line's value; indent it to column \(previous.column), like '\(previous.text)'"
+        case .yamlColonInValue(let line):
+            return "the value on line \(line) holds ': ', which YAML reads as the start of another key; put the value in quotes"
+        case .yamlMissingColon(let key):
+            return "'\(key.text)' on line \(key.line) is not followed by ':'; write '\(key.text): VALUE', or quote it if it is text"
+        case .yamlUnclosed(let opener):
+            switch opener.text {
+            case "[": return "the list opened with '[' on line \(opener.line) is not closed; end it with ']' (or quote the value, if the '[' is text)"
+            case "{": return "the mapping opened with '{' on line \(opener.line) is not closed; end it with '}' (or quote the value, if the '{' is text)"
+            default:
+                return "the quoted text that opens on line \(opener.line) is not closed; "
+                    + "end it with \(opener.text == "'" ? "a single" : "a double") quote"
+            }
+        case .yamlReservedCharacter(let character):
+            return "'\(character)' cannot start a plain value; put the value in quotes"
+        case .yamlEntryAfterKey:
+            return "a list entry ('- ') cannot start on the line of its key; start the list on the next line, indented, or quote the value"
         case .duplicateKey(let key):
             return "duplicate key '\(key)' in this mapping; keep one of them"
         case .aliasBudget(let limit):
@@ -175,6 +219,19 @@ public enum Problem: Error, Sendable, Hashable {
         case .emptySource(let source):
             return "source '\(source)' holds no .yaml or .yml files"
         }
+    }
+}
+
+/// A word at a place in a YAML file, as advice on a syntax error names it (1-based line and column).
+public struct YAMLPlace: Hashable, Sendable {
+    public var text: String
+    public var line: Int
+    public var column: Int
+
+    public init(_ text: String, line: Int, column: Int) {
+        self.text = text
+        self.line = line
+        self.column = column
     }
 }
 

@@ -26,12 +26,7 @@ struct RuleExample {
 /// Every diagnostic code that a file can trigger, with where it must point.
 /// `config-not-found`, `unreadable-file` and `file-too-large` need no YAML to show and are
 /// covered by the CLI and hostile-input tests.
-let ruleExamples: [RuleExample] = [
-    RuleExample(.yamlSyntax, document: """
-    kind: User
-    email: [carol@acme.example↓
-    """),
-    RuleExample(.yamlSyntax, document: "kind: User\n↓\temail: carol@acme.example\n"),
+let ruleExamples: [RuleExample] = yamlSyntaxExamples + [
     RuleExample(.duplicateKey, document: """
     kind: User
     email: carol@acme.example
