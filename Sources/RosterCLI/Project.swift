@@ -30,7 +30,9 @@ struct Project {
         let manifest = ManifestLoader(displayBase: environment.workingDirectory).load(configPath: configPath)
         // Built from what loaded, valid or not (it never traps), and dropped when validation fails.
         let desired = Background { DesiredDirectory(config: manifest.config, directory: manifest.directory, today: today) }
-        let validated = validate(manifest, today: today)
+        let validated = validate(manifest, today: today, lookBackFrom: environment.workingDirectory) { emails in
+            storedUsers(emails, manifest: manifest, options: options, environment: environment)
+        }
         environment.releaseAtExit(desired.value())
         try report(validated, environment: environment)
         return Project(manifest: manifest, environment: environment, desiredState: desired)
@@ -45,6 +47,23 @@ struct Project {
                                  message: "the files are invalid (\(plural(checked.diagnostics.filter(\.isError).count, "error"))); "
                                     + "fix them and run again ('roster validate' lists them)")
         }
+    }
+
+    /// The users among `emails` (lower-cased) that an existing SQLite store holds.
+    ///
+    /// Only a store that already exists is read: failing validation must not create one. A
+    /// PostgreSQL store is not asked (opening it creates its schema); git still is.
+    private static func storedUsers(_ emails: Set<String>, manifest: Manifest, options: GlobalOptions,
+                                    environment: Environment) -> [String: FormerUser] {
+        guard let path = sqlitePath(stateURL(options: options, config: manifest.config, environment: environment),
+                                    root: manifest.root), !path.isEmpty,
+              let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber, size.intValue > 0,
+              let snapshot = try? SQLiteStore(path: path, random: environment.random).snapshot() else { return [:] }
+        var found: [String: FormerUser] = [:]
+        for key in emails {
+            if let user = snapshot.state.users[key] { found[key] = FormerUser(email: user.email, source: .store) }
+        }
+        return found
     }
 
     var config: Config { manifest.config }

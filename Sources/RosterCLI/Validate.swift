@@ -60,18 +60,37 @@ func loadAndValidate(options: GlobalOptions, in environment: Environment) -> Che
                                diagnostics: [diagnostic])
     }
     return checkManifest(configPath: configPath, displayBase: environment.workingDirectory,
-                         today: Day(containing: environment.now()))
+                         today: Day(containing: environment.now()), lookBack: true)
 }
 
 /// Loads the project at `configPath` and runs every validation rule as of `today`.
-func checkManifest(configPath: String, displayBase: String, today: Day) -> CheckedManifest {
-    validate(ManifestLoader(displayBase: displayBase).load(configPath: configPath), today: today)
+///
+/// With `lookBack`, an undeclared owner or member that the files at HEAD declared is reported
+/// as removed (git is asked only when there is one).
+func checkManifest(configPath: String, displayBase: String, today: Day, lookBack: Bool = false) -> CheckedManifest {
+    validate(ManifestLoader(displayBase: displayBase).load(configPath: configPath), today: today,
+             lookBackFrom: lookBack ? displayBase : nil)
 }
 
 /// Runs every validation rule on a loaded project as of `today`.
-func validate(_ manifest: Manifest, today: Day) -> CheckedManifest {
+///
+/// `lookBackFrom` (the display base) asks git about undeclared owners and members, as
+/// `checkManifest` says; `stored` then finds those git did not among the store's users.
+func validate(_ manifest: Manifest, today: Day, lookBackFrom displayBase: String? = nil,
+              stored: ((Set<String>) -> [String: FormerUser])? = nil) -> CheckedManifest {
     var validator = Validator(config: manifest.config, directory: manifest.directory, today: today)
     validator.checkReferences = !manifest.isIncomplete
+    if let displayBase, validator.checkReferences {
+        let undeclared = FormerUsers.undeclared(in: manifest.directory)
+        if !undeclared.isEmpty {
+            var former = FormerUsers.find(undeclared, for: manifest, displayBase: displayBase)
+            let rest = undeclared.subtracting(former.keys)
+            if !rest.isEmpty, let stored {
+                former.merge(stored(rest)) { git, _ in git }
+            }
+            validator.formerUsers = former
+        }
+    }
     let diagnostics = (manifest.diagnostics + validator.run()).sorted()
     return CheckedManifest(manifest: manifest, diagnostics: diagnostics)
 }

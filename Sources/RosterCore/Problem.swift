@@ -38,6 +38,8 @@ public enum Problem: Error, Sendable, Hashable {
     case invalidSlug(field: String, value: String)
     case invalidEmail(value: String)
     case unknownUser(email: String, role: String, suggestion: String?)
+    /// `revision` nil: the user is in the store.
+    case removedUser(email: String, role: String, revision: String?)
     case unknownCustomer(id: String, suggestion: String?)
     case unknownRole(id: String, suggestion: String?)
     case unknownModule(module: String, suggestion: String?)
@@ -83,7 +85,7 @@ public enum Problem: Error, Sendable, Hashable {
         case .duplicateEmail: return .duplicateEmail
         case .invalidSlug: return .invalidSlug
         case .invalidEmail: return .invalidEmail
-        case .unknownUser: return .unknownUser
+        case .unknownUser, .removedUser: return .unknownUser
         case .unknownCustomer: return .unknownCustomer
         case .unknownRole: return .unknownRole
         case .unknownModule, .unknownAction: return .unknownPermission
@@ -188,6 +190,10 @@ public enum Problem: Error, Sendable, Hashable {
             return "'\(value)' is not a valid email address"
         case .unknownUser(let email, let role, let suggestion):
             return "\(role) '\(email)' is not a declared user\(didYouMean(suggestion) ?? "; declare it with 'kind: User'")"
+        case .removedUser(let email, let role, let revision):
+            return "\(role) '\(email)' is no longer a declared user: its User document was removed "
+                + (revision.map { "since \($0)" } ?? "(the store holds the user)") + "; "
+                + (role == "owner" ? "set another owner" : "remove this member entry too") + ", or declare the user again"
         case .unknownCustomer(let id, let suggestion):
             return "customer '\(id)' is not declared\(didYouMean(suggestion) ?? "; declare it with 'kind: Customer'")"
         case .unknownRole(let id, let suggestion):

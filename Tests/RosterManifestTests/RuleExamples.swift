@@ -227,6 +227,31 @@ let ruleExamples: [RuleExample] = yamlSyntaxExamples + [
     members:
       - user: ↓bobb@acme.example
         roles: [viewer]
+    """, expected: """
+    directory/case.yaml:5:11: error: member 'bobb@acme.example' is not a declared user; did you mean 'bob@acme.example'? [unknown-user]
+    """),
+    // Another person at the same domain is not a typo: no suggestion.
+    RuleExample(.unknownUser, document: """
+    kind: User
+    email: sam@acme.example
+    ---
+    kind: Account
+    id: live
+    customer: acme
+    members:
+      - user: sam@acme.example
+        roles: [viewer]
+      - user: ↓adam@acme.example
+        roles: [viewer]
+    """, expected: """
+    directory/case.yaml:10:11: error: member 'adam@acme.example' is not a declared user; declare it with 'kind: User' [unknown-user]
+    """),
+    RuleExample(.unknownUser, document: """
+    kind: Customer
+    id: other
+    owner: ↓Bob@acme.exmaple
+    """, expected: """
+    directory/case.yaml:3:8: error: owner 'Bob@acme.exmaple' is not a declared user; did you mean 'bob@acme.example'? [unknown-user]
     """),
     RuleExample(.unknownCustomer, document: """
     kind: Account
