@@ -11,7 +11,9 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         directory/roles.yaml (admin, system-integrator, payment-management, reporting, creator, viewer, \
         ecommerce-viewer), directory/users.yaml, directory/customers/example.yaml, a .gitignore for \
         .roster/ and .github/workflows/roster.yml. The result validates with no warnings and plans at \
-        once. Never overwrites: when any of these files exists, it names them, writes nothing and exits 1.
+        once. Never overwrites: when any of these files exists, it names them, writes nothing and exits 1. \
+        An existing .gitignore is not in the way: it is kept, and .roster/ is added to it unless it \
+        already ignores it.
 
         Examples:
           roster init
@@ -46,10 +48,13 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         let existing = InitTemplate.files.map(\.path)
             .filter { exists(folder + "/" + $0) && !($0 == ".gitignore" && originalGitignore != nil) }
         guard existing.isEmpty else {
+            let kept = originalGitignore == nil ? ""
+                : " ('\(shown(".gitignore"))' is not in the way: init adds '.roster/' to an existing one)"
             throw CommandFailure.runtime("refusing to overwrite \(existing.map { "'\(shown($0))'" }.joined(separator: ", ")); "
                                          + "nothing was written. Move \(existing.count == 1 ? "it" : "them") away, "
-                                         + "or create the project elsewhere with --directory DIR")
+                                         + "or create the project elsewhere with --directory DIR\(kept)")
         }
+        var gitignoreNote = ""
         var created: [String] = []
         do {
             for file in InitTemplate.files {
@@ -60,6 +65,9 @@ struct InitCommand: ParsableCommand, RosterRunnable {
                     if !lines.contains(".roster/") && !lines.contains(".roster") && !lines.contains("/.roster/") {
                         let separator = text.isEmpty || text.hasSuffix("\n") ? "" : "\n"
                         try Data((text + separator + file.contents).utf8).write(to: URL(fileURLWithPath: path))
+                        gitignoreNote = "  (existing: .roster/ added to it)"
+                    } else {
+                        gitignoreNote = "  (existing: already ignores .roster/)"
                     }
                     continue
                 }
@@ -76,7 +84,7 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         }
 
         var text = "Created a roster project\(given == "." ? "" : " in \(given)"):\n"
-        text += InitTemplate.files.map { "  \(shown($0.path))\n" }.joined()
+        text += InitTemplate.files.map { "  \(shown($0.path))\($0.path == ".gitignore" ? gitignoreNote : "")\n" }.joined()
         text += "\nNext:\n"
         if given != "." { text += "  cd \(given)\n" }
         text += """
@@ -123,8 +131,9 @@ enum InitTemplate {
     ]
 
     static let config = """
-        # roster project configuration (SPEC §2.1). Unknown keys are errors: a typo in an
-        # access-control file is a security bug. 'roster schema --kind config' prints its JSON Schema.
+        # roster project configuration. Every key is explained under "The files" in roster's README.md;
+        # 'roster schema --kind config' prints its JSON Schema. Unknown keys are errors: a typo in an
+        # access-control file is a security bug.
         version: 1
         sources: [directory]                 # files, folders or globs relative to this file
         state: sqlite:.roster/state.db       # or postgres://user@host:5432/db; --state and ROSTER_STATE override
