@@ -80,17 +80,20 @@ func validate(_ manifest: Manifest, today: Day, lookBackFrom displayBase: String
               stored: ((Set<String>) -> [String: FormerUser])? = nil) -> CheckedManifest {
     var validator = Validator(config: manifest.config, directory: manifest.directory, today: today)
     validator.checkReferences = !manifest.isIncomplete
-    if let displayBase, validator.checkReferences {
+    var found = validator.run()
+    // Only an invalid directory pays for the look back: valid files are validated once.
+    if let displayBase, found.contains(where: { $0.code == .unknownUser }) {
         let undeclared = FormerUsers.undeclared(in: manifest.directory)
-        if !undeclared.isEmpty {
-            var former = FormerUsers.find(undeclared, for: manifest, displayBase: displayBase)
-            let rest = undeclared.subtracting(former.keys)
-            if !rest.isEmpty, let stored {
-                former.merge(stored(rest)) { git, _ in git }
-            }
+        var former = FormerUsers.find(undeclared, for: manifest, displayBase: displayBase)
+        let rest = undeclared.subtracting(former.keys)
+        if !rest.isEmpty, let stored {
+            former.merge(stored(rest)) { git, _ in git }
+        }
+        if !former.isEmpty {
             validator.formerUsers = former
+            found = validator.run()
         }
     }
-    let diagnostics = (manifest.diagnostics + validator.run()).sorted()
+    let diagnostics = (manifest.diagnostics + found).sorted()
     return CheckedManifest(manifest: manifest, diagnostics: diagnostics)
 }
