@@ -56,6 +56,7 @@ public struct ApplyService {
                 let blocked = plan.blockedRails.filter { !request.allowed.contains($0.rail) }
                 guard blocked.isEmpty else { throw RosterError.railsBlocked(blocked) }
                 guard approve(plan) else { throw RosterError.cancelled }
+                try EventFeed(store: store, environment: environment).register(project.config.events)
                 let context = ApplyContext(actor: request.actor, commit: plan.desired.commit, now: environment.now(),
                                            random: environment.random, invitations: project.config.invitations)
                 return .applied(plan, try store.apply(plan, context: context))

@@ -41,6 +41,16 @@ public struct EventFeed {
         self.environment = environment
     }
 
+    /// Gives each new endpoint its cursor: `from: now` starts after the records already there.
+    /// Called before a command writes, so the endpoint hears of that command's own change.
+    public func register(_ endpoints: [EventEndpoint]) throws {
+        guard !endpoints.isEmpty else { return }
+        let known = try store.eventCursors()
+        for endpoint in endpoints where known[endpoint.name] == nil {
+            _ = try store.registerEndpoint(endpoint.name, fromStart: endpoint.fromStart, at: environment.now())
+        }
+    }
+
     /// Every endpoint in turn; one endpoint's failure never stops the next.
     public func deliver(to endpoints: [EventEndpoint], ignoringSchedule: Bool) throws -> [EndpointReport] {
         guard !endpoints.isEmpty else { return [] }

@@ -6,21 +6,27 @@ import RosterStore
 public struct InvitationService {
     public let store: any StateStore
     public let settings: InvitationSettings
+    /// The events endpoints, registered before each write so they hear of it.
+    public let endpoints: [EventEndpoint]
     public let environment: AppEnvironment
 
     /// How long resend and revoke wait for an apply's lock.
     public static let lockWait: TimeInterval = 30
 
-    public init(store: any StateStore, settings: InvitationSettings, environment: AppEnvironment) {
+    public init(store: any StateStore, config: Config, environment: AppEnvironment) {
         self.store = store
-        self.settings = settings
+        self.settings = config.invitations
+        self.endpoints = config.events
         self.environment = environment
     }
 
     /// Makes the token's user active; returns the user's email. An unknown, used, revoked or
     /// expired token changes nothing.
     public func accept(token: String, actor: String) throws(RosterError) -> String {
-        try storeCall { try store.acceptInvitation(token: token, now: environment.now(), actor: actor) }
+        try storeCall {
+            try EventFeed(store: store, environment: environment).register(endpoints)
+            return try store.acceptInvitation(token: token, now: environment.now(), actor: actor)
+        }
     }
 
     /// Issues a fresh token to a pending user and revokes the old one.
@@ -40,6 +46,7 @@ public struct InvitationService {
                                    invitations: settings)
         try storeCall {
             try store.withApplyLock(holder: environment.lockHolder(actor: actor), timeout: Self.lockWait) {
+                try EventFeed(store: store, environment: environment).register(endpoints)
                 try body(context)
             }
         }

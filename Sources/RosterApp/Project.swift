@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import RosterCore
 import RosterManifest
+import RosterStore
 
 /// A project read and checked: the manifest and every diagnostic, sorted.
 public struct CheckedManifest: Sendable {
@@ -58,32 +59,71 @@ public struct ProjectLoader: Sendable {
                                    diagnostics: [diagnostic])
         }
         return Self.check(configPath: configPath, displayBase: environment.workingDirectory,
-                          today: Day(containing: environment.now()))
+                          today: Day(containing: environment.now()), lookBack: true)
     }
 
     /// Loads the project at `configPath` and runs every validation rule as of `today`.
-    public static func check(configPath: String, displayBase: String, today: Day) -> CheckedManifest {
-        validate(ManifestLoader(displayBase: displayBase).load(configPath: configPath), today: today)
+    ///
+    /// With `lookBack`, an undeclared owner or member that the files at HEAD declared is reported
+    /// as removed (git is asked only when there is one).
+    public static func check(configPath: String, displayBase: String, today: Day, lookBack: Bool = false) -> CheckedManifest {
+        validate(ManifestLoader(displayBase: displayBase).load(configPath: configPath), today: today,
+                 lookBackFrom: lookBack ? displayBase : nil)
     }
 
     /// Runs every validation rule on a loaded project as of `today`.
-    public static func validate(_ manifest: Manifest, today: Day) -> CheckedManifest {
+    ///
+    /// `lookBackFrom` (the display base) asks git about undeclared owners and members, as
+    /// `check` says; `stored` then finds those git did not among the store's users.
+    public static func validate(_ manifest: Manifest, today: Day, lookBackFrom displayBase: String? = nil,
+                                stored: ((Set<String>) -> [String: FormerUser])? = nil) -> CheckedManifest {
         var validator = Validator(config: manifest.config, directory: manifest.directory, today: today)
         validator.checkReferences = !manifest.isIncomplete
-        let diagnostics = (manifest.diagnostics + validator.run()).sorted()
+        var found = validator.run()
+        // Only an invalid directory pays for the look back: valid files are validated once.
+        if let displayBase, found.contains(where: { $0.code == .unknownUser }) {
+            let undeclared = FormerUsers.undeclared(in: manifest.directory)
+            var former = FormerUsers.find(undeclared, for: manifest, displayBase: displayBase)
+            let rest = undeclared.subtracting(former.keys)
+            if !rest.isEmpty, let stored {
+                former.merge(stored(rest)) { git, _ in git }
+            }
+            if !former.isEmpty {
+                validator.formerUsers = former
+                found = validator.run()
+            }
+        }
+        let diagnostics = (manifest.diagnostics + found).sorted()
         return CheckedManifest(manifest: manifest, diagnostics: diagnostics)
+    }
+
+    /// The users among `emails` (lower-cased) that an existing SQLite store holds.
+    ///
+    /// Only a store that already exists is read: failing validation must not create one. A
+    /// PostgreSQL store is not asked (opening it creates its schema); git still is.
+    private func storedUsers(_ emails: Set<String>, manifest: Manifest, locator: StoreLocator) -> [String: FormerUser] {
+        guard let path = locator.existingSQLiteFile(config: manifest.config, root: manifest.root),
+              let snapshot = try? SQLiteStore(path: path, random: environment.random).snapshot() else { return [:] }
+        var found: [String: FormerUser] = [:]
+        for key in emails {
+            if let user = snapshot.state.users[key] { found[key] = FormerUser(email: user.email, source: .store) }
+        }
+        return found
     }
 
     /// Loads and validates the whole project. The diagnostics come back as values (warnings
     /// too); the project is nil when any is an error.
-    public func load() -> ProjectLoad {
+    /// `locator` finds the store whose users name a removed owner or member.
+    public func load(locator: StoreLocator? = nil) -> ProjectLoad {
         guard let configPath = findConfig() else { return ProjectLoad(diagnostics: check().diagnostics, project: nil) }
         let now = environment.now()
         let today = Day(containing: now)
         let manifest = ManifestLoader(displayBase: environment.workingDirectory).load(configPath: configPath)
         // Built from what loaded, valid or not (it never traps), while the files are validated.
         let desired = Background { DesiredDirectory(config: manifest.config, directory: manifest.directory, today: today) }
-        let checked = Self.validate(manifest, today: today)
+        let checked = Self.validate(manifest, today: today, lookBackFrom: environment.workingDirectory) { emails in
+            locator.map { storedUsers(emails, manifest: manifest, locator: $0) } ?? [:]
+        }
         _ = desired.value()
         let project = checked.diagnostics.hasErrors ? nil
             : Project(manifest: manifest, displayBase: environment.workingDirectory, now: now, desiredState: desired)

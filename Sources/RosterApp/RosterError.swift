@@ -41,7 +41,8 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
     case unsafeExportName(id: String)
     case notInRepository(folder: String)
     case cannotReadRevision(revision: String, reason: String)
-    case refusingToOverwrite(paths: [String])
+    /// `gitignore`: an existing .gitignore, which init extends rather than overwrites.
+    case refusingToOverwrite(paths: [String], gitignore: String?)
     case cannotCreateProject(folder: String, reason: String)
 
     public var exitStatus: ExitStatus {
@@ -113,9 +114,10 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
             return "\(folder) is not in a git repository; 'roster diff' compares git revisions"
         case .cannotReadRevision(let revision, let reason):
             return "cannot read the files of '\(revision)': \(reason)"
-        case .refusingToOverwrite(let paths):
+        case .refusingToOverwrite(let paths, let gitignore):
             return "refusing to overwrite \(paths.map { "'\($0)'" }.joined(separator: ", ")); nothing was written. "
                 + "Move \(paths.count == 1 ? "it" : "them") away, or create the project elsewhere with --directory DIR"
+                + (gitignore.map { " ('\($0)' is not in the way: init adds '.roster/' to an existing one)" } ?? "")
         case .cannotCreateProject(let folder, let reason):
             return "cannot create the project in '\(folder)': \(reason); nothing was kept"
         }

@@ -12,7 +12,9 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         directory/roles.yaml (admin, system-integrator, payment-management, reporting, creator, viewer, \
         ecommerce-viewer), directory/users.yaml, directory/customers/example.yaml, a .gitignore for \
         .roster/ and .github/workflows/roster.yml. The result validates with no warnings and plans at \
-        once. Never overwrites: when any of these files exists, it names them, writes nothing and exits 1.
+        once. Never overwrites: when any of these files exists, it names them, writes nothing and exits 1. \
+        An existing .gitignore is not in the way: it is kept, and .roster/ is added to it unless it \
+        already ignores it.
 
         Examples:
           roster init
@@ -44,8 +46,10 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         let existing = InitTemplate.files.map(\.path)
             .filter { exists(folder + "/" + $0) && !($0 == ".gitignore" && originalGitignore != nil) }
         guard existing.isEmpty else {
-            throw RosterError.refusingToOverwrite(paths: existing.map(shown))
+            throw RosterError.refusingToOverwrite(paths: existing.map(shown),
+                                                  gitignore: originalGitignore == nil ? nil : shown(".gitignore"))
         }
+        var gitignoreNote = ""
         var created: [String] = []
         do {
             for file in InitTemplate.files {
@@ -56,6 +60,9 @@ struct InitCommand: ParsableCommand, RosterRunnable {
                     if !lines.contains(".roster/") && !lines.contains(".roster") && !lines.contains("/.roster/") {
                         let separator = text.isEmpty || text.hasSuffix("\n") ? "" : "\n"
                         try Data((text + separator + file.contents).utf8).write(to: URL(fileURLWithPath: path))
+                        gitignoreNote = "  (existing: .roster/ added to it)"
+                    } else {
+                        gitignoreNote = "  (existing: already ignores .roster/)"
                     }
                     continue
                 }
@@ -71,7 +78,7 @@ struct InitCommand: ParsableCommand, RosterRunnable {
         }
 
         var text = "Created a roster project\(given == "." ? "" : " in \(given)"):\n"
-        text += InitTemplate.files.map { "  \(shown($0.path))\n" }.joined()
+        text += InitTemplate.files.map { "  \(shown($0.path))\($0.path == ".gitignore" ? gitignoreNote : "")\n" }.joined()
         text += "\nNext:\n"
         if given != "." { text += "  cd \(given)\n" }
         text += """
@@ -118,8 +125,9 @@ enum InitTemplate {
     ]
 
     static let config = """
-        # roster project configuration (SPEC §2.1). Unknown keys are errors: a typo in an
-        # access-control file is a security bug. 'roster schema --kind config' prints its JSON Schema.
+        # roster project configuration. Every key is explained under "The files" in roster's README.md;
+        # 'roster schema --kind config' prints its JSON Schema. Unknown keys are errors: a typo in an
+        # access-control file is a security bug.
         version: 1
         sources: [directory]                 # files, folders or globs relative to this file
         state: sqlite:.roster/state.db       # or postgres://user@host:5432/db; --state and ROSTER_STATE override

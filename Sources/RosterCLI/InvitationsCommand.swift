@@ -22,7 +22,7 @@ struct InvitationsCommand: ParsableCommand {
     /// The invitation use cases over the project's store.
     static func service(_ options: some CommonOptions, _ environment: Environment) throws -> (InvitationService, ProjectSettings) {
         let (settings, store) = try options.settingsAndStore(environment)
-        return (InvitationService(store: store, settings: settings.config.invitations, environment: environment.app), settings)
+        return (InvitationService(store: store, config: settings.config, environment: environment.app), settings)
     }
 
     /// After a write of its own, the new audit record goes out to the events endpoints (and,

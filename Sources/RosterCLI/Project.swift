@@ -8,7 +8,7 @@ extension CommonOptions {
     /// Loads and validates the project; prints its diagnostics (warnings too) to stderr and
     /// fails with exit 3 when any is an error.
     func project(_ environment: Environment) throws(RosterError) -> Project {
-        let load = loader(environment).load()
+        let load = loader(environment).load(locator: locator(environment))
         environment.releaseAtExit(load)
         environment.stderr.write(TextReporter(color: false).renderDiagnostics(load.diagnostics))
         return try load.valid()

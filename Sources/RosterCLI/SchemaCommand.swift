@@ -124,7 +124,7 @@ enum RosterSchema {
         return [
             "$schema": .string(draft),
             "title": "roster directory document",
-            "description": .string("One YAML document of a roster directory (SPEC §2.2): a Role, User, Customer or "
+            "description": .string("One YAML document of a roster directory: a Role, User, Customer or "
                 + "Account, chosen by 'kind'. Unknown fields are errors. 'roster validate' also checks references, "
                 + "duplicates, the permission catalogue and limits."),
             "type": "object",
@@ -229,7 +229,7 @@ enum RosterSchema {
         [
             "$schema": .string(draft),
             "title": "roster.yaml",
-            "description": "roster's project configuration (SPEC §2.1). Unknown keys are errors.",
+            "description": "roster's project configuration (README: \"The files\"). Unknown keys are errors.",
             "type": "object",
             "additionalProperties": false,
             "required": ["version", "sources"],
@@ -260,7 +260,7 @@ enum RosterSchema {
                     "acceptUrl": ["description": "The accept link of an invitation; {token} is replaced by the token.",
                                   "type": "string", "pattern": #"\{token\}"#],
                     "delivery": [
-                        "description": "How invitation messages are delivered (SPEC §6). Default: {kind: file, path: .roster/outbox}.",
+                        "description": "How invitation messages are delivered (README: \"Invitations\"). Default: {kind: file, path: .roster/outbox}.",
                         "oneOf": [
                             closed("RFC 5322 .eml files in a folder.", required: ["kind"],
                                    ["kind": ["const": "file"], "path": scalarField("The folder, relative to roster.yaml. Default: .roster/outbox.")]),
@@ -275,7 +275,7 @@ enum RosterSchema {
                 "safety": nullable(closed("", [
                     "maxUserDeactivations": ref("threshold", "Rail mass-deactivation: most users one plan may deactivate."),
                     "maxMembershipRemovals": ref("threshold", "Rail mass-removal: most memberships one plan may revoke."),
-                ]), "Safety rails (SPEC §5.3); a threshold counts only when at least 5 would be affected."),
+                ]), "Safety rails (README: \"Safety rails\"); a threshold counts only when at least 5 would be affected."),
                 "limits": nullable(closed("", [
                     "accountsPerCustomer": ref("count", "Default for each customer; a customer may set limits.accounts."),
                     "membersPerAccount": ref("count", "Default for each account; an account may set limits.members."),

@@ -16,6 +16,7 @@ public enum DiagnosticCode: String, CaseIterable, Sendable, Codable {
     case unknownKind = "unknown-kind"
     case wrongType = "wrong-type"
     case unknownField = "unknown-field"
+    case misspelledField = "misspelled-field"
     case missingField = "missing-field"
     case invalidValue = "invalid-value"
     // roster.yaml

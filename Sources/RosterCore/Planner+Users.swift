@@ -122,7 +122,7 @@ extension PlanWork {
         after.status = .inactive
         if let pending = invitations[user.key] {
             add(.invitations, Change(action: .revokeInvitation, type: .invitation, id: user.email, risk: .medium,
-                                     reason: "user deactivated (invitation \(pending.id))"))
+                                     reason: "user deactivated; invitation \(pending.id)"))
         }
         add(.deactivations, Change(action: .deactivate, type: .user, id: user.email, before: .user(user), after: .user(after),
                                    risk: .high, drift: drifted(EntityKey.user(user.key)), source: source, reason: reason))

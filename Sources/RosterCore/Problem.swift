@@ -3,6 +3,16 @@
 /// User values are quoted with single quotes; lists are sorted before they are printed.
 public enum Problem: Error, Sendable, Hashable {
     case yamlSyntax(detail: String)
+    case yamlTab
+    case yamlEntryMisaligned(entry: YAMLPlace, list: YAMLPlace)
+    case yamlNotAnEntry(item: YAMLPlace, list: YAMLPlace, field: YAMLPlace?)
+    case yamlKeyMisaligned(item: YAMLPlace, mapping: YAMLPlace, nearer: YAMLPlace?)
+    case yamlContinuation(key: YAMLPlace, previous: YAMLPlace)
+    case yamlColonInValue(line: Int)
+    case yamlMissingColon(key: YAMLPlace)
+    case yamlUnclosed(opener: YAMLPlace)
+    case yamlReservedCharacter(character: String)
+    case yamlEntryAfterKey
     case duplicateKey(key: String)
     case aliasBudget(limit: Int)
     case undefinedAlias(name: String)
@@ -16,6 +26,7 @@ public enum Problem: Error, Sendable, Hashable {
     case unknownKind(kind: String, suggestion: String?, kinds: [String])
     case wrongType(field: String, expected: String, found: String)
     case unknownField(field: String, in: String, suggestion: String?)
+    case misspelledField(field: String, correct: String, in: String)
     case missingField(field: String, in: String)
     case invalidValue(field: String, value: String, expected: String)
     case configNotFound(searched: String)
@@ -27,6 +38,8 @@ public enum Problem: Error, Sendable, Hashable {
     case invalidSlug(field: String, value: String)
     case invalidEmail(value: String)
     case unknownUser(email: String, role: String, suggestion: String?)
+    /// `revision` nil: the user is in the store.
+    case removedUser(email: String, role: String, revision: String?)
     case unknownCustomer(id: String, suggestion: String?)
     case unknownRole(id: String, suggestion: String?)
     case unknownModule(module: String, suggestion: String?)
@@ -52,7 +65,9 @@ public enum Problem: Error, Sendable, Hashable {
     /// The stable code this problem is reported under.
     public var code: DiagnosticCode {
         switch self {
-        case .yamlSyntax: return .yamlSyntax
+        case .yamlSyntax, .yamlTab, .yamlEntryMisaligned, .yamlNotAnEntry, .yamlKeyMisaligned, .yamlContinuation,
+             .yamlColonInValue, .yamlMissingColon, .yamlUnclosed, .yamlReservedCharacter, .yamlEntryAfterKey:
+            return .yamlSyntax
         case .duplicateKey: return .duplicateKey
         case .aliasBudget: return .aliasBudget
         case .undefinedAlias, .recursiveAlias: return .undefinedAlias
@@ -65,6 +80,7 @@ public enum Problem: Error, Sendable, Hashable {
         case .unknownKind: return .unknownKind
         case .wrongType: return .wrongType
         case .unknownField: return .unknownField
+        case .misspelledField: return .misspelledField
         case .missingField: return .missingField
         case .invalidValue: return .invalidValue
         case .configNotFound: return .configNotFound
@@ -75,7 +91,7 @@ public enum Problem: Error, Sendable, Hashable {
         case .duplicateEmail: return .duplicateEmail
         case .invalidSlug: return .invalidSlug
         case .invalidEmail: return .invalidEmail
-        case .unknownUser: return .unknownUser
+        case .unknownUser, .removedUser: return .unknownUser
         case .unknownCustomer: return .unknownCustomer
         case .unknownRole: return .unknownRole
         case .unknownModule, .unknownAction: return .unknownPermission
@@ -102,6 +118,38 @@ public enum Problem: Error, Sendable, Hashable {
         switch self {
         case .yamlSyntax(let detail):
             return "invalid YAML: \(detail)"
+        case .yamlTab:
+            return "tabs cannot indent YAML; use spaces"
+        case .yamlEntryMisaligned(let entry, let list):
+            return "the list entry on line \(entry.line) has its '-' at column \(entry.column), but the list it belongs to "
+                + "(line \(list.line)) has its '-' at column \(list.column); indent every '-' of one list alike"
+        case .yamlNotAnEntry(let item, let list, let field):
+            let intoEntry = field.map { "indent it to column \($0.column), like '\($0.text)', to add it to the entry above; " } ?? ""
+            return "'\(item.text)' on line \(item.line) does not fit the list that starts on line \(list.line): \(intoEntry)"
+                + "start a new entry with '- ' at column \(list.column); or indent it less than column \(list.column) to end the list"
+        case .yamlKeyMisaligned(let item, let mapping, let nearer):
+            let other = nearer.map { ", or to column \($0.column), like '\($0.text)' on line \($0.line)" } ?? ""
+            return "'\(item.text)' on line \(item.line) (column \(item.column)) does not line up with the keys of the mapping "
+                + "that starts on line \(mapping.line): indent it to column \(mapping.column), like '\(mapping.text)'\(other)"
+        case .yamlContinuation(let key, let previous):
+            return "'\(key.text)' on line \(key.line) is indented deeper than '\(previous.text)' on line \(previous.line), "
+                + "so YAML reads it as more of that line's value; indent it to column \(previous.column), like '\(previous.text)'"
+        case .yamlColonInValue(let line):
+            return "the value on line \(line) holds ': ', which YAML reads as the start of another key; put the value in quotes"
+        case .yamlMissingColon(let key):
+            return "'\(key.text)' on line \(key.line) is not followed by ':'; write '\(key.text): VALUE', or quote it if it is text"
+        case .yamlUnclosed(let opener):
+            switch opener.text {
+            case "[": return "the list opened with '[' on line \(opener.line) is not closed; end it with ']' (or quote the value, if the '[' is text)"
+            case "{": return "the mapping opened with '{' on line \(opener.line) is not closed; end it with '}' (or quote the value, if the '{' is text)"
+            default:
+                return "the quoted text that opens on line \(opener.line) is not closed; "
+                    + "end it with \(opener.text == "'" ? "a single" : "a double") quote"
+            }
+        case .yamlReservedCharacter(let character):
+            return "'\(character)' cannot start a plain value; put the value in quotes"
+        case .yamlEntryAfterKey:
+            return "a list entry ('- ') cannot start on the line of its key; start the list on the next line, indented, or quote the value"
         case .duplicateKey(let key):
             return "duplicate key '\(key)' in this mapping; keep one of them"
         case .aliasBudget(let limit):
@@ -129,6 +177,8 @@ public enum Problem: Error, Sendable, Hashable {
             return "'\(field)' must be \(expected), found \(found)"
         case .unknownField(let field, let container, let suggestion):
             return "unknown field '\(field)' in \(container)\(didYouMean(suggestion) ?? "; remove it")"
+        case .misspelledField(let field, let correct, let container):
+            return "'\(field)' should be '\(correct)', a required field of \(container); rename it"
         case .missingField(let field, let container):
             return "\(container) is missing required field '\(field)'"
         case .invalidValue(let field, let value, let expected):
@@ -151,6 +201,10 @@ public enum Problem: Error, Sendable, Hashable {
             return "'\(value)' is not a valid email address"
         case .unknownUser(let email, let role, let suggestion):
             return "\(role) '\(email)' is not a declared user\(didYouMean(suggestion) ?? "; declare it with 'kind: User'")"
+        case .removedUser(let email, let role, let revision):
+            return "\(role) '\(email)' is no longer a declared user: its User document was removed "
+                + (revision.map { "since \($0)" } ?? "(the store holds the user)") + "; "
+                + (role == "owner" ? "set another owner" : "remove this member entry too") + ", or declare the user again"
         case .unknownCustomer(let id, let suggestion):
             return "customer '\(id)' is not declared\(didYouMean(suggestion) ?? "; declare it with 'kind: Customer'")"
         case .unknownRole(let id, let suggestion):
@@ -193,6 +247,19 @@ public enum Problem: Error, Sendable, Hashable {
         case .unknownEventType(let pattern, let suggestion):
             return "event type '\(pattern)' is not known\(didYouMean(suggestion) ?? "; write a type such as 'user.deactivated', 'user.*' or '*'")"
         }
+    }
+}
+
+/// A word at a place in a YAML file, as advice on a syntax error names it (1-based line and column).
+public struct YAMLPlace: Hashable, Sendable {
+    public var text: String
+    public var line: Int
+    public var column: Int
+
+    public init(_ text: String, line: Int, column: Int) {
+        self.text = text
+        self.line = line
+        self.column = column
     }
 }
 

@@ -24,6 +24,46 @@ public enum Suggestion {
         return best?.candidate
     }
 
+    /// The candidate email `email` is plausibly a typo of, or nil.
+    ///
+    /// A typo keeps one half of the address: the same domain with a local part a small edit
+    /// away, or the same local part with a domain a small edit away (one edit, two from eight
+    /// characters on). `adam@example.com` never suggests `sam@example.com`: in an
+    /// access-control file, a different person is not a typo. Compares lower-cased; ties go to
+    /// the candidate that sorts first.
+    public static func closestEmail<S: Sequence>(to email: String, in candidates: S) -> String? where S.Element == String {
+        guard let (local, domain) = emailHalves(email.lowercased()) else { return nil }
+        let localBytes = Array(local.utf8), domainBytes = Array(domain.utf8)
+        let localBound = localBytes.count >= 8 ? 2 : 1, domainBound = domainBytes.count >= 8 ? 2 : 1
+        var best: (distance: Int, candidate: String)?
+        for candidate in candidates {
+            guard let (otherLocal, otherDomain) = emailHalves(candidate.lowercased()) else { continue }
+            let distance: Int
+            if otherDomain == domain, otherLocal != local {
+                let bytes = Array(otherLocal.utf8)
+                guard abs(bytes.count - localBytes.count) <= localBound else { continue }
+                distance = editDistance(localBytes, bytes)
+                guard distance <= localBound else { continue }
+            } else if otherLocal == local, otherDomain != domain {
+                let bytes = Array(otherDomain.utf8)
+                guard abs(bytes.count - domainBytes.count) <= domainBound else { continue }
+                distance = editDistance(domainBytes, bytes)
+                guard distance <= domainBound else { continue }
+            } else {
+                continue
+            }
+            if best.map({ distance < $0.distance || (distance == $0.distance && candidate < $0.candidate) }) ?? true {
+                best = (distance, candidate)
+            }
+        }
+        return best?.candidate
+    }
+
+    private static func emailHalves(_ email: String) -> (Substring, Substring)? {
+        guard let at = email.lastIndex(of: "@") else { return nil }
+        return (email[..<at], email[email.index(after: at)...])
+    }
+
     /// Levenshtein distance with adjacent transpositions counted as one edit.
     static func editDistance(_ a: [UInt8], _ b: [UInt8]) -> Int {
         if a.isEmpty { return b.count }

@@ -7,6 +7,9 @@ public struct Validator {
     /// Skip rules that resolve references across files (used when some file failed to load,
     /// so a half-read directory does not produce a flood of misleading "not declared" errors).
     public var checkReferences = true
+    /// Users declared at an earlier revision of the files but not now, by lower-cased email:
+    /// an owner or member among them was removed, not misspelt, and says so.
+    public var formerUsers: [String: FormerUser] = [:]
 
     public init(config: Config, directory: Directory, today: Day) {
         self.config = config
@@ -25,6 +28,29 @@ public struct Validator {
             context.checkUsage()
         }
         return context.diagnostics.sorted()
+    }
+}
+
+/// A user that the files no longer declare but an earlier revision of them, or the store, holds.
+public struct FormerUser: Sendable, Hashable {
+    /// Where the user was found.
+    public enum Source: Sendable, Hashable {
+        /// A git revision, as the user would name it (`HEAD`).
+        case revision(String)
+        /// The stored directory.
+        case store
+    }
+
+    /// The email as written there.
+    public var email: String
+    public var source: Source
+    /// Its `email` at that revision, the file shown as `REV:path`; nil for the store.
+    public var location: SourceLocation?
+
+    public init(email: String, source: Source, location: SourceLocation? = nil) {
+        self.email = email
+        self.source = source
+        self.location = location
     }
 }
 
@@ -196,8 +222,7 @@ private struct Context {
         let key = Syntax.emailKey(owner.value)
         guard let index = users[key] else {
             if checkReferences {
-                report(.unknownUser(email: owner.value, role: "owner", suggestion: suggest(key, in: users.keys)),
-                       at: owner.location)
+                reportUndeclared(owner, key: key, role: "owner")
             }
             return
         }
@@ -247,10 +272,31 @@ private struct Context {
                            notes: [DiagnosticNote("declared inactive here", at: user.email.location)])
                 }
             } else if checkReferences {
-                report(.unknownUser(email: member.user.value, role: "member", suggestion: suggest(key, in: users.keys)),
-                       at: member.user.location)
+                reportUndeclared(member.user, key: key, role: "member")
             }
         }
+    }
+
+    /// An owner or member that is not a declared user: removed since an earlier revision, or
+    /// a typo of a declared one (never merely a similar-looking other person), or neither.
+    mutating func reportUndeclared(_ email: Located<String>, key: String, role: String) {
+        if let former = validator.formerUsers[key] {
+            switch former.source {
+            case .revision(let revision):
+                report(.removedUser(email: email.value, role: role, revision: revision), at: email.location,
+                       notes: former.location.map { [DiagnosticNote("declared here at \(revision)", at: $0)] } ?? [])
+            case .store:
+                report(.removedUser(email: email.value, role: role, revision: nil), at: email.location)
+            }
+            return
+        }
+        var suggestion: String?
+        if suggestionBudget > 0 {
+            suggestionBudget -= 1
+            suggestion = Suggestion.closestEmail(to: key, in: users.keys)
+                .flatMap { users[$0] }.map { directory.users[$0].email.value }
+        }
+        report(.unknownUser(email: email.value, role: role, suggestion: suggestion), at: email.location)
     }
 
     // MARK: Warnings over the whole directory

@@ -19,6 +19,9 @@ struct NodeReader {
     /// Walks a mapping whose keys must come from `fields` (fewer than 64); calls `body` for each known key.
     ///
     /// Reports a non-mapping, unknown keys (with a suggestion) and missing `required` keys.
+    /// An unknown key that is a near miss of a missing required key (`role:` for `roles:`) is
+    /// one mistake: it is reported once, as misspelt, and its value is read as the required
+    /// key, so neither a missing-field error nor warnings about what went unread follow.
     /// Returns false when the node is not a mapping.
     @discardableResult
     mutating func mapping(_ node: NodeID, field: String, in container: String,
@@ -28,8 +31,12 @@ struct NodeReader {
             report(.wrongType(field: field, expected: "a mapping", found: tree.typeName(node)), at: node)
             return false
         }
+        let entries = tree.entries(node)
         var present: UInt64 = 0
-        for (key, value) in tree.entries(node) {
+        for (key, _) in entries {
+            if let name = tree.scalar(key), let index = fields.firstIndex(of: name) { present |= 1 << UInt64(index) }
+        }
+        for (key, value) in entries {
             guard let name = tree.scalar(key) else {
                 report(.wrongType(field: "key", expected: "a string", found: tree.typeName(key)), at: key)
                 continue
@@ -38,12 +45,18 @@ struct NodeReader {
                 report(.mergeKey, at: key)
                 continue
             }
-            guard let index = fields.firstIndex(of: name) else {
-                report(.unknownField(field: name, in: container,
-                                     suggestion: Suggestion.closest(to: name, in: fields)), at: key)
+            guard fields.contains(name) else {
+                let suggestion = Self.suggestField(for: name, in: fields)
+                if let suggestion, required.contains(suggestion), let index = fields.firstIndex(of: suggestion),
+                   present & (1 << UInt64(index)) == 0 {
+                    present |= 1 << UInt64(index)
+                    report(.misspelledField(field: name, correct: suggestion, in: container), at: key)
+                    body(&self, suggestion, value)
+                } else {
+                    report(.unknownField(field: name, in: container, suggestion: suggestion), at: key)
+                }
                 continue
             }
-            present |= 1 << UInt64(index)
             body(&self, name, value)
         }
         for name in required {
@@ -51,6 +64,20 @@ struct NodeReader {
             report(.missingField(field: name, in: container), at: node)
         }
         return true
+    }
+
+    /// Field names other tools use for one of roster's, too far apart for an edit distance to find.
+    static let fieldSynonyms: [String: String] = [
+        "displayName": "name", "display_name": "name", "fullName": "name", "full_name": "name",
+        "customerId": "customer", "customer_id": "customer", "customerID": "customer",
+        "expiresAt": "expires", "expires_at": "expires", "expiration": "expires", "validUntil": "expires",
+    ]
+
+    /// The field `name` was probably meant to be: a near spelling, else a known synonym.
+    static func suggestField(for name: String, in fields: [String]) -> String? {
+        if let close = Suggestion.closest(to: name, in: fields) { return close }
+        if let synonym = fieldSynonyms[name], fields.contains(synonym) { return synonym }
+        return nil
     }
 
     /// A scalar as a string; nil (reported) for null or a collection.

@@ -248,12 +248,23 @@ private struct TreeBuilder {
             let last = Self.position(ofByte: end, in: input)
             if (line, column) > last { (line, column) = last }
         }
-        if parser.error == YAML_SCANNER_ERROR, let offset = Self.byteOffset(line: line, column: column, in: input),
-           offset < input.count, input[offset] == UInt8(ascii: "\t") {
-            detail += "; tabs cannot indent YAML, use spaces"
-        }
         if parser.error == YAML_MEMORY_ERROR {
-            detail = "out of memory while parsing"
+            report(.yamlSyntax(detail: "out of memory while parsing"), line: line, column: column)
+            return
+        }
+        if parser.error != YAML_READER_ERROR, let problem = parser.problem.map({ String(cString: $0) }) {
+            let context = parser.context.map { String(cString: $0) }
+            let contextMark = YAMLErrorAdvice.Mark(line: Int(parser.context_mark.line) + 1,
+                                                   column: Int(parser.context_mark.column) + 1)
+            if let advice = YAMLErrorAdvice(input: input).advise(problem: problem, context: context,
+                                                                 at: YAMLErrorAdvice.Mark(line: line, column: column),
+                                                                 context: contextMark) {
+                let file = tree.file
+                let at = { (mark: YAMLErrorAdvice.Mark) in SourceLocation(file: file, line: mark.line, column: mark.column) }
+                diagnostics.append(Diagnostic(advice.problem, at: at(advice.at),
+                                              notes: advice.notes.map { DiagnosticNote($0.message, at: at($0.at)) }))
+                return
+            }
         }
         report(.yamlSyntax(detail: detail), line: line, column: column)
     }

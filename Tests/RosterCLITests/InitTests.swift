@@ -46,6 +46,18 @@ final class InitTests: XCTestCase {
         XCTAssertEqual(again.status, 0, again.stdout)
     }
 
+    /// The repository holds no SPEC: what the generated files cite must exist.
+    func testGeneratedFilesCiteTheReadmeNotASpec() throws {
+        XCTAssertEqual(roster(["init"], in: folder).status, 0)
+        let config = try String(contentsOfFile: folder + "/roster.yaml", encoding: .utf8)
+        XCTAssertTrue(config.contains("under \"The files\" in roster's README.md"), config)
+        let readme = try String(contentsOfFile: Paths.packageRoot + "/README.md", encoding: .utf8)
+        XCTAssertTrue(readme.contains("\n## The files\n"), "the README section the config names")
+        for (path, text) in contents(of: folder) {
+            XCTAssertFalse(String(decoding: text, as: UTF8.self).contains("SPEC"), "\(path) cites SPEC")
+        }
+    }
+
     func testEveryCommonRoleIsDeclaredAndUsed() throws {
         XCTAssertEqual(roster(["init"], in: folder).status, 0)
         let roles = try String(contentsOfFile: folder + "/directory/roles.yaml", encoding: .utf8)
@@ -80,7 +92,9 @@ final class InitTests: XCTestCase {
         for file in Self.files where file != ".gitignore" {
             XCTAssertTrue(again.stderr.contains("'\(file)'"), "\(file) not named:\n\(again.stderr)")
         }
-        XCTAssertFalse(again.stderr.contains("'.gitignore'"), "an existing .gitignore is added to, not refused")
+        XCTAssertFalse(again.stderr.contains("overwrite '.gitignore'"), "an existing .gitignore is added to, not refused")
+        XCTAssertTrue(again.stderr.contains("('.gitignore' is not in the way: init adds '.roster/' to an existing one)"),
+                      "the refusal says why .gitignore is not named:\n\(again.stderr)")
         XCTAssertTrue(again.stderr.contains("nothing was written"), again.stderr)
         XCTAssertEqual(contents(of: folder), before)
     }
@@ -97,7 +111,9 @@ final class InitTests: XCTestCase {
 
     func testAnExistingGitignoreGetsTheStoreAddedOnce() throws {
         try "node_modules/".write(toFile: folder + "/.gitignore", atomically: true, encoding: .utf8)
-        XCTAssertEqual(roster(["init"], in: folder).status, 0)
+        let first = roster(["init"], in: folder)
+        XCTAssertEqual(first.status, 0)
+        XCTAssertTrue(first.stdout.contains("\n  .gitignore  (existing: .roster/ added to it)\n"), first.stdout)
         let ignore = try String(contentsOfFile: folder + "/.gitignore", encoding: .utf8)
         XCTAssertTrue(ignore.hasPrefix("node_modules/\n"), ignore)
         XCTAssertEqual(ignore.split(separator: "\n").filter { $0 == ".roster/" }.count, 1, ignore)
@@ -105,7 +121,9 @@ final class InitTests: XCTestCase {
         let other = folder + "/again"
         try FileManager.default.createDirectory(atPath: other, withIntermediateDirectories: true)
         try "build/\n.roster/\n".write(toFile: other + "/.gitignore", atomically: true, encoding: .utf8)
-        XCTAssertEqual(roster(["init"], in: other).status, 0)
+        let second = roster(["init"], in: other)
+        XCTAssertEqual(second.status, 0)
+        XCTAssertTrue(second.stdout.contains("\n  .gitignore  (existing: already ignores .roster/)\n"), second.stdout)
         XCTAssertEqual(try String(contentsOfFile: other + "/.gitignore", encoding: .utf8), "build/\n.roster/\n")
     }
 

@@ -215,7 +215,7 @@ enum PlanSamples {
                    account: "acme-live", before: member("gus@partner.example", live, ["viewer"], expires: "2026-10-31"),
                    risk: .medium, source: "\(acmeFile):35:5", reason: "expired 2026-10-31"),
             Change(action: .revokeInvitation, type: .invitation, id: "dan@partner.example", risk: .medium,
-                   reason: "user deactivated (invitation inv-7)"),
+                   reason: "user deactivated; invitation inv-7"),
             Change(action: .deactivate, type: .user, id: "dan@partner.example", before: .user(dan),
                    after: .user(danAfter), risk: .high, reason: "removed from the files"),
         ]

@@ -24,6 +24,8 @@ final class Workspace {
     let random: SeededRandomSource
     var now: Date
     var actor = "tester"
+    /// Further environment variables of every command (a webhook's secret).
+    var extraVariables: [String: String] = [:]
     /// The store under test (see `TestStore`); the PostgreSQL schema of this workspace's store.
     let backend: TestStore
     private let schema = TestStore.freshSchema()
@@ -62,7 +64,7 @@ final class Workspace {
 
     /// The environment of every command: the actor, and the store's URL (`ROSTER_STATE`).
     func variables(actor: String? = nil) -> [String: String] {
-        var variables = ["USER": actor ?? self.actor]
+        var variables = extraVariables.merging(["USER": actor ?? self.actor]) { $1 }
         if let stateURL { variables["ROSTER_STATE"] = stateURL }
         return variables
     }

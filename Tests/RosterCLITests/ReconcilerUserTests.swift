@@ -127,6 +127,10 @@ final class ReconcilerUserTests: XCTestCase {
                                      "revoke membership dan@partner.example@account:northwind-live",
                                      "revoke-invitation invitation dan@partner.example",
                                      "deactivate user dan@partner.example"])
+        // One level of brackets in the plan's text: "(user deactivated; invitation …)".
+        let reason = try XCTUnwrap(plan.changes.first { $0.action == .revokeInvitation }?.reason)
+        XCTAssertTrue(reason.hasPrefix("user deactivated; invitation "), reason)
+        XCTAssertFalse(reason.contains("("), reason)
         try ws.applyAndConverge()
         let accept = ws.run(["invitations", "accept", token])
         XCTAssertEqual(accept.status, 1)

@@ -36,6 +36,9 @@ final class RuleExampleTests: XCTestCase {
             XCTAssertTrue(diagnostics.contains { $0.code == example.code && $0.location == expected },
                           "\(context)\nexpected [\(example.code.rawValue)] at \(expected)")
             XCTAssertEqual(diagnostics.hasErrors, example.code.severity == .error, context)
+            if let expected = example.expected {
+                XCTAssertEqual(Self.render(diagnostics), expected + "\n", "example #\(index) [\(example.code.rawValue)]")
+            }
         }
     }
 
@@ -46,6 +49,14 @@ final class RuleExampleTests: XCTestCase {
         for code in DiagnosticCode.allCases where !elsewhere.contains(code) {
             XCTAssertTrue(covered.contains(code), "no rule example for [\(code.rawValue)]")
         }
+    }
+
+    /// Diagnostics as `roster validate` prints them in text: one line each, notes after.
+    static func render(_ diagnostics: [Diagnostic]) -> String {
+        diagnostics.map { diagnostic in
+            "\(diagnostic.location): \(diagnostic.severity.rawValue): \(diagnostic.message) [\(diagnostic.code.rawValue)]\n"
+                + diagnostic.notes.map { "\($0.location): note: \($0.message)\n" }.joined()
+        }.joined()
     }
 
     /// Removes the `↓` and returns the 1-based line and column of the character after it.

@@ -10,24 +10,23 @@ struct RuleExample {
     var document: String?
     /// Further files, by path relative to the project (never marked).
     var extraFiles: [String: String] = [:]
+    /// When set, every diagnostic of the example, as `roster validate` prints it (golden).
+    var expected: String?
 
-    init(_ code: DiagnosticCode, config: String? = nil, document: String? = nil, extraFiles: [String: String] = [:]) {
+    init(_ code: DiagnosticCode, config: String? = nil, document: String? = nil, extraFiles: [String: String] = [:],
+         expected: String? = nil) {
         self.code = code
         self.config = config
         self.document = document
         self.extraFiles = extraFiles
+        self.expected = expected
     }
 }
 
 /// Every diagnostic code that a file can trigger, with where it must point.
 /// `config-not-found`, `unreadable-file` and `file-too-large` need no YAML to show and are
 /// covered by the CLI and hostile-input tests.
-let ruleExamples: [RuleExample] = [
-    RuleExample(.yamlSyntax, document: """
-    kind: User
-    email: [carol@acme.example↓
-    """),
-    RuleExample(.yamlSyntax, document: "kind: User\n↓\temail: carol@acme.example\n"),
+let ruleExamples: [RuleExample] = yamlSyntaxExamples + [
     RuleExample(.duplicateKey, document: """
     kind: User
     email: carol@acme.example
@@ -88,6 +87,40 @@ let ruleExamples: [RuleExample] = [
     sources: [directory]
     permissions: {streams: [read]}
     ↓saftey: {maxUserDeactivations: 5}
+    """),
+    RuleExample(.unknownField, document: """
+    kind: Customer
+    id: other
+    owner: alice@acme.example
+    ↓displayName: Other Corp
+    """, expected: """
+    directory/case.yaml:4:1: error: unknown field 'displayName' in Customer; did you mean 'name'? [unknown-field]
+    """),
+    // One mistake, one message: no missing-field error, and the entry still counts, so no
+    // unused-role or unassigned-user warning follows.
+    RuleExample(.misspelledField, document: """
+    kind: User
+    email: carol@acme.example
+    ---
+    kind: Role
+    id: auditor
+    permissions: {billing: [read]}
+    ---
+    kind: Account
+    id: live
+    customer: acme
+    members:
+      - user: carol@acme.example
+        ↓role: [auditor]
+    """, expected: """
+    directory/case.yaml:13:5: error: 'role' should be 'roles', a required field of a members entry; rename it [misspelled-field]
+    """),
+    RuleExample(.misspelledField, document: """
+    kind: Customer
+    id: other
+    ↓ownr: alice@acme.example
+    """, expected: """
+    directory/case.yaml:3:1: error: 'ownr' should be 'owner', a required field of Customer; rename it [misspelled-field]
     """),
     RuleExample(.missingField, document: """
     ↓kind: Customer
@@ -194,6 +227,31 @@ let ruleExamples: [RuleExample] = [
     members:
       - user: ↓bobb@acme.example
         roles: [viewer]
+    """, expected: """
+    directory/case.yaml:5:11: error: member 'bobb@acme.example' is not a declared user; did you mean 'bob@acme.example'? [unknown-user]
+    """),
+    // Another person at the same domain is not a typo: no suggestion.
+    RuleExample(.unknownUser, document: """
+    kind: User
+    email: sam@acme.example
+    ---
+    kind: Account
+    id: live
+    customer: acme
+    members:
+      - user: sam@acme.example
+        roles: [viewer]
+      - user: ↓adam@acme.example
+        roles: [viewer]
+    """, expected: """
+    directory/case.yaml:10:11: error: member 'adam@acme.example' is not a declared user; declare it with 'kind: User' [unknown-user]
+    """),
+    RuleExample(.unknownUser, document: """
+    kind: Customer
+    id: other
+    owner: ↓Bob@acme.exmaple
+    """, expected: """
+    directory/case.yaml:3:8: error: owner 'Bob@acme.exmaple' is not a declared user; did you mean 'bob@acme.example'? [unknown-user]
     """),
     RuleExample(.unknownCustomer, document: """
     kind: Account

@@ -118,7 +118,7 @@ final class PostgresConnectionTests: XCTestCase {
         }, environment: [:]))
         defer { _ = try? store.write { db in try db.execute(#"DROP SCHEMA "user" CASCADE"#) } }
         XCTAssertEqual(try store.snapshot().store.serial, 0)
-        XCTAssertEqual(try store.appliedMigrations(), ["v1-directory", "v2-delivery", "v3-events"])
+        XCTAssertEqual(try store.appliedMigrations(), ["v1-directory", "v2-delivery", "v3-events", "v4-reading"])
     }
 
     func testServerThatStopsAnsweringFailsTheStatementInBoundedTime() throws {

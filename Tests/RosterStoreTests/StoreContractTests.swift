@@ -49,7 +49,7 @@ final class StoreContractTests: XCTestCase {
         let lineage = snapshot.store.lineage
         XCTAssertNotNil(UUID(uuidString: lineage), lineage)
         XCTAssertEqual(Array(lineage)[14], "4", "a version-4 UUID")
-        XCTAssertEqual(try migrations(store), ["v1-directory", "v2-delivery", "v3-events"])
+        XCTAssertEqual(try migrations(store), ["v1-directory", "v2-delivery", "v3-events", "v4-reading"])
     }
 
     func migrations(_ store: any SQLStore) throws -> [String] {
@@ -72,8 +72,8 @@ final class StoreContractTests: XCTestCase {
         let store = try stores.open()
         _ = try store.write { db in
             try db.execute("""
-                INSERT INTO audit (serial, at, actor, action, entity_type, entity_id, change, prev_hash, hash)
-                VALUES (1, 't', 'a', 'create', 'role', 'r', '{}', '0', '1')
+                INSERT INTO audit (seq, serial, at, actor, action, entity_type, entity_id, change, prev_hash, hash)
+                VALUES (1, 1, 't', 'a', 'create', 'role', 'r', '{}', '0', '1')
                 """)
         }
         XCTAssertThrowsError(try store.write { db in try db.execute("UPDATE audit SET actor = 'x'") }) { error in
@@ -193,7 +193,7 @@ final class StoreContractTests: XCTestCase {
             XCTAssertEqual(failures, [], "round \(round): opening a new store must not fail because another opens it too")
             let lineages = Set(results.all.compactMap { if case .success(let l) = $0 { l } else { nil } })
             XCTAssertLessThanOrEqual(lineages.count, 1, "round \(round): one store, one lineage")
-            XCTAssertEqual(try migrations(try stores.open("race_\(round)")), ["v1-directory", "v2-delivery", "v3-events"])
+            XCTAssertEqual(try migrations(try stores.open("race_\(round)")), ["v1-directory", "v2-delivery", "v3-events", "v4-reading"])
         }
     }
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """A platform's receiver of roster's event feed (SPEC §11), to copy and adapt.
 
-  ROSTER_EVENTS_SECRET=whsec_... python3 receiver.py serve --port 8090 --db platform.db
+  ROSTER_EVENTS_SECRET=whsec_... python3 receiver.py serve --port 8090 --db platform.db [--log events.jsonl]
   python3 receiver.py issue-token --db platform.db dan@partner.example   # what a login would do
   python3 receiver.py tokens --db platform.db                            # the live tokens
 
@@ -15,7 +15,6 @@ each event is applied in the same transaction that records it, so a crash never 
 twice or loses one.
 """
 import argparse
-import json
 import os
 import secrets
 import sqlite3
@@ -56,12 +55,15 @@ def apply_event(db, event):
         pass  # close that account's door: change["before"]["key"] names the user and the scope
 
 
-def handle(db, hook, headers, body):
+def handle(db, hook, headers, body, log=None):
     """Returns the HTTP status to answer."""
     try:
         event = hook.verify(body, headers)
     except Exception:
         return 401  # not from roster, or too old: roster retries only what it really sent
+    if log:
+        with open(log, "ab") as out:  # every verified body, duplicates too, byte for byte
+            out.write(body + b"\n")
     webhook_id, seq = headers["webhook-id"], event["data"]["seq"]
     db.execute("BEGIN IMMEDIATE")
     try:
@@ -94,7 +96,7 @@ def serve(args):
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
             db = connect(args.db)
             try:
-                status = handle(db, hook, {k.lower(): v for k, v in self.headers.items()}, body)
+                status = handle(db, hook, {k.lower(): v for k, v in self.headers.items()}, body, args.log)
             finally:
                 db.close()
             self.send_response(status)
@@ -117,6 +119,7 @@ def main():
     s.add_argument("--port", type=int, default=8090)
     s.add_argument("--db", default="platform.db")
     s.add_argument("--secret-env", default="ROSTER_EVENTS_SECRET")
+    s.add_argument("--log", help="append every verified body to this file, one per line")
     t = sub.add_parser("issue-token")
     t.add_argument("--db", default="platform.db")
     t.add_argument("email")
