@@ -4,7 +4,11 @@
 #   scripts/bench.sh [SCALE]        SCALE defaults to 1.0 (100k users, 300k memberships, ~28 MB)
 #
 # Then, unless SKIP_PLAN=1: the first plan and apply on a fresh SQLite store, a plan with no
-# changes, and plan and apply of a 1% change (the apply times are single runs).
+# changes, the reading commands (access and who-can from the store and from the files), export
+# and the plan of the exported files (no changes), the whole audit log as events, and plan and
+# apply of a 1% change (the apply times are single runs). With EVENTS=1 also the catch-up of a
+# new `from: start` events endpoint on a local receiver (examples/platform-receiver; needs
+# python3 with standardwebhooks), in events per second.
 #
 # Steps: compile scripts/yaml-floor.c into .build-bench/yaml-floor; generate the directory
 # into .build-bench/data-SCALE with scripts/gen-bench.py (kept between runs); build roster in
@@ -125,6 +129,48 @@ if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
     measure "roster plan (no changes)" "$ROSTER" plan --config "$DATA/roster.yaml" "${state[@]}"
     grep -q "No changes" "$OUT/run.out" || { echo "bench.sh: expected no changes" >&2; false; }
     ROWS+=("plan, no changes|$BEST_S|$BEST_CPU|$PEAK_KB")
+    # Someone with memberships, and a busy account, from the generated files.
+    WHO="$(grep -h -m1 -o 'user: [^ ]*' "$DATA"/directory/customers/c00001.yaml | head -n 1 | cut -d' ' -f2)"
+    ACCOUNT="$(grep -h -A2 -m1 '^kind: Account' "$DATA"/directory/customers/c00001.yaml | grep -o 'id: .*' | cut -d' ' -f2)"
+    step "measure access $WHO and who-can streams:read on $ACCOUNT, from the store and from the files"
+    measure "roster access (store)" "$ROSTER" access "$WHO" --config "$DATA/roster.yaml" "${state[@]}"
+    ROWS+=("access EMAIL, store|$BEST_S|$BEST_CPU|$PEAK_KB")
+    measure "roster who-can (store)" "$ROSTER" who-can streams:read --account "$ACCOUNT" --config "$DATA/roster.yaml" "${state[@]}"
+    ROWS+=("who-can, store|$BEST_S|$BEST_CPU|$PEAK_KB")
+    measure "roster access (files)" "$ROSTER" access "$WHO" --files --config "$DATA/roster.yaml"
+    ROWS+=("access EMAIL, --files|$BEST_S|$BEST_CPU|$PEAK_KB")
+    measure "roster who-can (files)" "$ROSTER" who-can streams:read --account "$ACCOUNT" --files --config "$DATA/roster.yaml"
+    ROWS+=("who-can, --files|$BEST_S|$BEST_CPU|$PEAK_KB")
+    EXPORT="$PWD/$OUT/export-$SCALE"
+    step "measure export to $EXPORT and the plan of the exported files"
+    measure "roster export" "$ROSTER" export --out "$EXPORT/directory" --force --config "$DATA/roster.yaml" "${state[@]}"
+    ROWS+=("export|$BEST_S|$BEST_CPU|$PEAK_KB")
+    sed 's/^sources:.*/sources: [directory]/' "$DATA/roster.yaml" >"$EXPORT/roster.yaml"
+    measure "roster plan (exported files)" "$ROSTER" plan --config "$EXPORT/roster.yaml" "${state[@]}"
+    grep -q "No changes" "$OUT/run.out" || { echo "bench.sh: the export does not plan empty" >&2; tail "$OUT/run.out" >&2; false; }
+    ROWS+=("plan of the export|$BEST_S|$BEST_CPU|$PEAK_KB")
+    step "measure the whole audit log as events (--format json)"
+    measure "roster events" "$ROSTER" events --format json --config "$DATA/roster.yaml" "${state[@]}"
+    echo "    $(wc -l <"$OUT/run.out") events, $(wc -c <"$OUT/run.out") bytes" >&2
+    ROWS+=("events, whole log (json)|$BEST_S|$BEST_CPU|$PEAK_KB")
+    if [[ "${EVENTS:-0}" == 1 ]]; then
+        step "measure catching up a new from: start endpoint on a local receiver"
+        FEED="$PWD/$OUT/feed-$SCALE"
+        rm -rf "$FEED" && mkdir -p "$FEED"
+        SECRET="whsec_$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')"
+        ROSTER_EVENTS_SECRET="$SECRET" python3 examples/platform-receiver/receiver.py serve --port 0 --db "$FEED/platform.db" \
+            >"$FEED/receiver.out" 2>&1 &
+        RECEIVER=$!
+        for _ in $(seq 50); do grep -q listening "$FEED/receiver.out" && break; sleep 0.2; done
+        PORT="$(grep -o '[0-9]*$' "$FEED/receiver.out" | head -n 1)"
+        { cat "$DATA/roster.yaml"; printf 'events:\n  - name: bench\n    url: http://127.0.0.1:%s/roster\n    secretEnv: ROSTER_EVENTS_SECRET\n    from: start\n' "$PORT"; } >"$FEED/roster.yaml"
+        cp -r "$DATA/directory" "$FEED/directory"
+        RUNS=1 measure "roster deliver (events catch-up)" env ROSTER_EVENTS_SECRET="$SECRET" "$ROSTER" deliver --config "$FEED/roster.yaml" "${state[@]}"
+        kill "$RECEIVER" 2>/dev/null || true
+        EVENTS_SENT="$(grep -o 'Sent [0-9]* events' "$OUT/run.out" | grep -o '[0-9]*')"
+        echo "    $EVENTS_SENT events in $BEST_S s: $(awk -v n="$EVENTS_SENT" -v s="$BEST_S" 'BEGIN { printf "%.0f", n / s }') events/s" >&2
+        ROWS+=("deliver, events catch-up|$BEST_S|$BEST_CPU|$PEAK_KB")
+    fi
     step "measure plan and apply of a 1% change"
     measure "roster plan (1%)" "$ROSTER" plan --config "$MUTATED/roster.yaml" "${state[@]}"
     tail -n 1 "$OUT/run.out" >&2

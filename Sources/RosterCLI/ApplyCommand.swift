@@ -15,8 +15,8 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         Without PLANFILE, plans afresh under the store's lock and shows the plan. On a terminal it asks \
         for 'yes'; without one it needs --auto-approve or a saved plan (else exit 4, nothing changed). \
         A saved plan applies exactly as reviewed, and is refused (exit 4) when the store moved on since. \
-        Blocked safety rails refuse the apply (exit 4) unless lifted with --allow. Invitations are \
-        delivered after the commit; failures are retried by 'roster deliver'. One apply runs per store \
+        Blocked safety rails refuse the apply (exit 4) unless lifted with --allow. Invitations and events \
+        (to the events endpoints) are delivered after the commit; failures are retried by 'roster deliver'. One apply runs per store \
         at a time (SQLite: a lock file; PostgreSQL: an advisory lock, freed by the server if the \
         process dies): a held lock names its holder and exits 4, or is waited for with --lock-timeout.
 
@@ -25,6 +25,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
           roster apply --auto-approve --actor ci-bot
           roster plan --out plan.json && roster apply plan.json
           roster apply plan.json --allow ownership-transfer --lock-timeout 2m
+          roster apply --adopt --auto-approve      # a directory the platform already has: no invitations
           PGPASSWORD=… roster apply --state postgres://roster@db.internal:5432/directory --auto-approve
         """
     )

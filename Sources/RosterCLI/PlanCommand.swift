@@ -18,6 +18,7 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
           roster plan
           roster plan --out plan.json --format markdown > plan.md
           roster plan --detailed-exitcode
+          roster plan --adopt --out plan.json      # adopting users the platform already has
         """
     )
 

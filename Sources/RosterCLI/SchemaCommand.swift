@@ -1,5 +1,6 @@
 import ArgumentParser
 import RosterApp
+import RosterCore
 import RosterManifest
 
 /// `roster schema [--kind documents|config]`: the JSON Schema of the files, for editors and CI.
@@ -76,20 +77,7 @@ enum JSONValue: Equatable, Sendable {
     }
 
     private static func quoted(_ text: String) -> String {
-        var out = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20:
-                let hex = String(scalar.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
+        CanonicalJSON.quoted(text)
     }
 }
 
