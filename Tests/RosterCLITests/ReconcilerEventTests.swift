@@ -17,17 +17,26 @@ final class Service {
         try process.run()
     }
 
-    /// The first line of output (e.g. `listening on http://127.0.0.1:PORT`).
+    /// The first line of output (e.g. `listening on http://127.0.0.1:PORT`), waited for at most `timeout`.
     func firstLine(timeout: TimeInterval = 20) throws -> String {
-        var data = Data()
-        let deadline = Date().addingTimeInterval(timeout)
-        while !data.contains(UInt8(ascii: "\n")) {
-            guard Date() < deadline, process.isRunning else {
-                throw WorkspaceError(description: "\(process.arguments ?? []) printed nothing (is python3 with standardwebhooks installed?)")
+        let handle = output.fileHandleForReading
+        let read = DispatchSemaphore(value: 0)
+        let box = LineBox()
+        DispatchQueue.global().async {
+            var data = Data()
+            while !data.contains(UInt8(ascii: "\n")) {
+                let chunk = handle.availableData
+                if chunk.isEmpty { break }
+                data += chunk
             }
-            data += output.fileHandleForReading.availableData
+            box.line = data.contains(UInt8(ascii: "\n")) ? String(decoding: data.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self) : nil
+            read.signal()
         }
-        return String(decoding: data.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
+        guard read.wait(timeout: .now() + timeout) == .success, let line = box.line else {
+            throw WorkspaceError(description: "\(process.arguments ?? []) printed no line within \(Int(timeout)) s "
+                                 + "(is python3 with the standardwebhooks package installed? scripts/test installs it)")
+        }
+        return line
     }
 
     deinit {
@@ -36,6 +45,11 @@ final class Service {
             process.waitUntilExit()
         }
     }
+}
+
+/// The line a reader thread found.
+private final class LineBox: @unchecked Sendable {
+    var line: String?
 }
 
 /// `examples/platform-receiver/receiver.py`, running on a free loopback port.
