@@ -76,9 +76,14 @@ public struct SendmailDelivery: DeliveryChannel {
         }
         // A command that exits without reading its input must not kill roster with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        stdin.fileHandleForWriting.writeabilityHandler = nil
-        try? stdin.fileHandleForWriting.write(contentsOf: input)
-        try? stdin.fileHandleForWriting.close()
+        // The input is written from another thread, so the timeout also stops a command that
+        // hangs without reading a message larger than a pipe holds; once it is killed the
+        // write fails (EPIPE) and that thread ends.
+        let writer = stdin.fileHandleForWriting
+        DispatchQueue.global().async {
+            try? writer.write(contentsOf: input)
+            try? writer.close()
+        }
         if ended.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             ended.wait()
