@@ -60,9 +60,13 @@ final class Workspace {
         return TestStore.url(url, schema: schema)
     }
 
-    /// The environment of every command: the actor, and the store's URL (`ROSTER_STATE`).
+    /// Variables every command sees besides the actor and the store (a webhook's secret, PATH).
+    var environment: [String: String] = [:]
+
+    /// The environment of every command: `environment`, the actor, and the store's URL (`ROSTER_STATE`).
     func variables(actor: String? = nil) -> [String: String] {
-        var variables = ["USER": actor ?? self.actor]
+        var variables = environment
+        variables["USER"] = actor ?? self.actor
         if let stateURL { variables["ROSTER_STATE"] = stateURL }
         return variables
     }
