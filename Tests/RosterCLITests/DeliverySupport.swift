@@ -160,7 +160,9 @@ final class WebhookReceiver {
 }
 
 /// An SMTP server on 127.0.0.1 (Debian's `msmtpd`, package msmtp-mta) that writes each mail
-/// it receives, as piped to it, into a folder.
+/// it receives, as piped to it, into a folder. As a daemon msmtpd reaps finished sessions
+/// lazily and stops accepting at 16, which is plenty for a test's few mails
+/// (`scripts/bench-delivery.sh` starts one `msmtpd --inetd` per connection instead).
 final class MailServer {
     let folder: TemporaryFolder
     let process: Process
