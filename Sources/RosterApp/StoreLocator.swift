@@ -50,6 +50,11 @@ public struct StoreLocator: Sendable {
         return path
     }
 
+    /// The command that makes `store` its owner's alone when other users can read it; nil when they cannot.
+    public static func exposureFix(_ store: SQLiteStore) -> String? {
+        store.readableByOthers ? "chmod 600 \(store.path)*" : nil
+    }
+
     /// Opens the store, creating it when new.
     public func open(config: Config?, root: String) throws(RosterError) -> OpenedStore {
         let url = url(config: config)
@@ -57,8 +62,7 @@ public struct StoreLocator: Sendable {
             guard !path.isEmpty else { throw .emptySQLitePath }
             let isNew = !FileManager.default.fileExists(atPath: path)
             let store = try storeCall { try SQLiteStore(path: path, random: environment.random) }
-            return OpenedStore(store: store, created: isNew,
-                               exposure: store.readableByOthers ? "chmod 600 \(path)*" : nil)
+            return OpenedStore(store: store, created: isNew, exposure: Self.exposureFix(store))
         }
         if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
             let store = try storeCall {

@@ -41,8 +41,10 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
         let early = options.loader(environment).validSettings()
             .flatMap { locator.existingSQLiteFile(config: $0.config, root: $0.root) }
             .map { path in
-                (path: path, snapshot: Background { [random = environment.random] in
-                    try? SQLiteStore(path: path, random: random).snapshot()
+                (path: path, read: Background { [random = environment.random] () -> (Snapshot, exposure: (url: String, fix: String)?)? in
+                    guard let store = try? SQLiteStore(path: path, random: random),
+                          let snapshot = try? store.snapshot() else { return nil }
+                    return (snapshot, StoreLocator.exposureFix(store).map { (store.displayURL, $0) })
                 })
             }
         let project: Project
@@ -50,7 +52,7 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
             project = try options.project(environment)
         } catch {
             // Invalid files: let the read finish, so the store is closed as if never opened.
-            _ = early?.snapshot.value()
+            _ = early?.read.value()
             throw error
         }
         // The files' digest reads them again: that too runs beside the rest.
@@ -58,10 +60,12 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
         let desired = project.desired()
         let snapshot: Snapshot
         // Waited for in every case, so that no read outlives the command.
-        let read = early?.snapshot.value()
+        let read = early?.read.value()
         if let early, let read,
            early.path == StoreLocator.sqlitePath(locator.url(config: project.config), root: project.root) {
-            snapshot = read
+            snapshot = read.0
+            // The early read skips openStore: it warns here as openStore would.
+            if let exposure = read.exposure { options.warnExposed(exposure.url, fix: exposure.fix, environment) }
         } else {
             // A new store, another kind of store, or a failed read: open it here, which creates
             // a missing store and reports errors.

@@ -21,11 +21,14 @@ extension CommonOptions {
             // Say so: a mistyped --state or ROSTER_STATE would otherwise plan "create everything".
             environment.stderr.write("note: created a new, empty store at \(opened.store.displayURL)\n")
         }
-        if let fix = opened.exposure {
-            environment.stderr.write("warning: the store \(opened.store.displayURL) can be read by other users of this "
-                                     + "machine, and undelivered invitations hold tokens; run: \(fix)\n")
-        }
+        if let fix = opened.exposure { warnExposed(opened.store.displayURL, fix: fix, environment) }
         return opened.store
+    }
+
+    /// Says that the store at `url` can be read by other local users, and how to stop that.
+    func warnExposed(_ url: String, fix: String, _ environment: Environment) {
+        environment.stderr.write("warning: the store \(url) can be read by other users of this machine, and "
+                                 + "undelivered invitations hold tokens; run: \(fix)\n")
     }
 
     /// roster.yaml alone (the files need not be valid: these commands work on the store) and its store.

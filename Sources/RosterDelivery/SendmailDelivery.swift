@@ -45,10 +45,17 @@ public struct SendmailDelivery: DeliveryChannel {
     public func deliver(_ message: OutboundInvitation) async -> DeliveryOutcome {
         let text = InvitationMessage(message, sender: sender).text
         return await withCheckedContinuation { continuation in
-            DispatchQueue.global().async {
+            Self.onThreadOfItsOwn {
                 continuation.resume(returning: run(input: Data(text.utf8)))
             }
         }
+    }
+
+    /// Runs `body` on a new thread. Each command blocks three threads (waiting for it, writing
+    /// its input, reading its errors) for as long as it runs; on Dispatch's global queue they
+    /// starve its few worker threads, and a command could wait a second for its input.
+    static func onThreadOfItsOwn(_ body: @escaping @Sendable () -> Void) {
+        Thread { body() }.start()
     }
 
     /// Runs the command once with `input` on its standard input; blocks until it ends or is killed.
@@ -70,15 +77,20 @@ public struct SendmailDelivery: DeliveryChannel {
         // The error output is read while the command runs, so a chatty one never blocks on a full pipe.
         let errorOutput = ErrorOutput()
         let reading = DispatchSemaphore(value: 0)
-        DispatchQueue.global().async {
+        Self.onThreadOfItsOwn {
             errorOutput.data = stderr.fileHandleForReading.readDataToEndOfFile()
             reading.signal()
         }
         // A command that exits without reading its input must not kill roster with SIGPIPE.
         signal(SIGPIPE, SIG_IGN)
-        stdin.fileHandleForWriting.writeabilityHandler = nil
-        try? stdin.fileHandleForWriting.write(contentsOf: input)
-        try? stdin.fileHandleForWriting.close()
+        // The input is written from another thread, so the timeout also stops a command that
+        // hangs without reading a message larger than a pipe holds; once it is killed the
+        // write fails (EPIPE) and that thread ends.
+        let writer = stdin.fileHandleForWriting
+        Self.onThreadOfItsOwn {
+            try? writer.write(contentsOf: input)
+            try? writer.close()
+        }
         if ended.wait(timeout: .now() + .seconds(timeout)) == .timedOut {
             kill(process.processIdentifier, SIGKILL)
             ended.wait()

@@ -59,6 +59,9 @@ public final class WebhookSender: Sendable {
             timeout: .init(connect: .seconds(Int64(min(timeout, 10))), read: .seconds(Int64(timeout))),
             connectionPool: .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: Self.concurrency))
         configuration.decompression = .disabled
+        // A refused connection is an attempt's failure for the schedule to retry (SPEC §6.2):
+        // the client's own retries would hold each batch for the whole connect timeout.
+        configuration.connectionPool.retryConnectionEstablishment = false
         client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

@@ -228,7 +228,7 @@ final class ReconcilerEventTests: XCTestCase {
                 secretEnv: ROSTER_EVENTS_SECRET
                 from: start
             """)
-        ws.extraVariables["ROSTER_EVENTS_SECRET"] = PlatformReceiver.secret
+        ws.environment["ROSTER_EVENTS_SECRET"] = PlatformReceiver.secret
         let apply = try ws.apply()
         XCTAssertTrue(apply.stdout.contains("Sent 25 events to platform."), apply.stdout)
         _ = try receiver.run(["issue-token", "dan@partner.example"])
@@ -265,7 +265,7 @@ final class ReconcilerEventTests: XCTestCase {
 
     func testTypesFilterFromNowAndAnEndpointThatIsDownHoldsBackOnlyItself() throws {
         let ws = try Workspace(now: Date(timeIntervalSince1970: Date().timeIntervalSince1970.rounded(.down)))
-        ws.extraVariables["ROSTER_EVENTS_SECRET"] = PlatformReceiver.secret
+        ws.environment["ROSTER_EVENTS_SECRET"] = PlatformReceiver.secret
         try ws.apply()
         let before = try last(ws)
         let users = try PlatformReceiver(in: ws.root + "/users")

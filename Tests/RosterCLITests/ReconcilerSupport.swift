@@ -24,8 +24,6 @@ final class Workspace {
     let random: SeededRandomSource
     var now: Date
     var actor = "tester"
-    /// Further environment variables of every command (a webhook's secret).
-    var extraVariables: [String: String] = [:]
     /// The store under test (see `TestStore`); the PostgreSQL schema of this workspace's store.
     let backend: TestStore
     private let schema = TestStore.freshSchema()
@@ -62,9 +60,13 @@ final class Workspace {
         return TestStore.url(url, schema: schema)
     }
 
-    /// The environment of every command: the actor, and the store's URL (`ROSTER_STATE`).
+    /// Variables every command sees besides the actor and the store (a webhook's secret, PATH).
+    var environment: [String: String] = [:]
+
+    /// The environment of every command: `environment`, the actor, and the store's URL (`ROSTER_STATE`).
     func variables(actor: String? = nil) -> [String: String] {
-        var variables = extraVariables.merging(["USER": actor ?? self.actor]) { $1 }
+        var variables = environment
+        variables["USER"] = actor ?? self.actor
         if let stateURL { variables["ROSTER_STATE"] = stateURL }
         return variables
     }

@@ -93,14 +93,14 @@ final class PostgresConnectionTests: XCTestCase {
     }
 
     func testClosedPortIsReported() throws {
-        let port = closedPort()
+        let port = TestPorts.free()
         let message = failure(try url { $0.port = port })
         XCTAssertTrue(message.contains("cannot connect to the PostgreSQL server at 127.0.0.1:\(port)"), message)
     }
 
     func testServerThatNeverAnswersTimesOut() throws {
         // A listening socket that never accepts: the connection hangs until connect_timeout.
-        let (listener, port) = Self.boundSocket()
+        let (listener, port) = TestPorts.boundSocket()
         defer { close(listener) }
         XCTAssertEqual(listen(listener, 1), 0)
         let started = Date()
@@ -138,26 +138,5 @@ final class PostgresConnectionTests: XCTestCase {
     func testTLSDemandedButNotOffered() throws {
         let message = failure(try url { $0.queryItems = [URLQueryItem(name: "sslmode", value: "require")] })
         XCTAssertTrue(message.contains("does not offer TLS, which sslmode=require demands"), message)
-    }
-
-    /// A port on 127.0.0.1 that nothing listens on (bound, then closed).
-    func closedPort() -> Int {
-        let (probe, port) = Self.boundSocket()
-        close(probe)
-        return port
-    }
-
-    /// A TCP socket bound to a free port of 127.0.0.1, and that port.
-    static func boundSocket() -> (Int32, Int) {
-        let socketFD = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var size = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(socketFD, $0, size) } }
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(socketFD, $0, &size) }
-        }
-        return (socketFD, Int(UInt16(bigEndian: address.sin_port)))
     }
 }
