@@ -315,3 +315,87 @@ final class ReconcilerEventTests: XCTestCase {
         XCTAssertEqual(try everything.sequences(), [before + 1], "the others were not held back nor repeated")
     }
 }
+
+/// SPEC §11's failure guarantees with the tests' scriptable receiver: an endpoint answering 503
+/// for a while, and a `roster deliver` killed halfway through a backlog.
+final class ReconcilerEventFailureTests: XCTestCase {
+    func endpoint(_ name: String, _ receiver: WebhookReceiver, from: String = "start") -> String {
+        """
+
+          - name: \(name)
+            url: http://127.0.0.1:\(receiver.port)/roster
+            secretEnv: \(WebhookReceiver.variable)
+            from: \(from)
+        """
+    }
+
+    func seqs(_ requests: [WebhookReceiver.Request]) -> [Int] {
+        requests.map { ($0.data["seq"] as? Int) ?? -1 }
+    }
+
+    func testAnEndpointAnswering503ForAWhileLosesNothingAndKeepsOrderWhileAnotherGoesOn() throws {
+        let ws = try Workspace()
+        ws.environment[WebhookReceiver.variable] = WebhookReceiver.secret
+        let failing = try WebhookReceiver(.init(status: 503, first: 3))
+        let healthy = try WebhookReceiver()
+        for receiver in [failing, healthy] { try receiver.setClock(ws.now) }
+        try ws.append("roster.yaml", "\nevents:" + endpoint("failing", failing) + endpoint("healthy", healthy))
+        let apply = try ws.apply()
+        XCTAssertTrue(apply.stdout.contains("Sent 25 events to healthy."), apply.stdout)
+        XCTAssertTrue(apply.stderr.contains("events endpoint failing failed at event #1: HTTP 503"), apply.stderr)
+        XCTAssertEqual(seqs(try healthy.requests()), Array(1...25), "the other endpoint is not held back")
+        // The schedule: 5 s, then 5 min (each ±20%), then it answers again.
+        for wait in [6.0, 6 * 60.0, 0] {
+            XCTAssertEqual(ws.run(["deliver"]).stdout, "Nothing to deliver.\n", "not due yet")
+            ws.now += wait == 0 ? 36 * 60 : wait
+            for receiver in [failing, healthy] { try receiver.setClock(ws.now) }
+            _ = ws.run(["deliver"])
+        }
+        let received = try failing.requests()
+        XCTAssertTrue(received.allSatisfy(\.verified))
+        XCTAssertEqual(seqs(received), [1, 1, 1] + Array(1...25), "retried at the failing event, then everything in order")
+        let lineage = try XCTUnwrap(try ws.strings("SELECT value FROM meta WHERE key = 'lineage'").first)
+        XCTAssertEqual(Set(received.prefix(4).map(\.id)), ["evt_\(lineage)_1"], "the same webhook-id on every attempt")
+        XCTAssertEqual(Set(received.prefix(4).map(\.body)).count, 1, "the same bytes on every attempt")
+        XCTAssertEqual(seqs(try healthy.requests()), Array(1...25), "the healthy endpoint got each once")
+        XCTAssertEqual(try ws.int("SELECT cursor FROM event_cursors WHERE endpoint = 'failing'"), 25)
+        XCTAssertEqual(try ws.int("SELECT attempts FROM event_cursors WHERE endpoint = 'failing'"), 0)
+    }
+
+    func testDeliverKilledMidBacklogResendsAtMostWhatWasUnrecordedAndLosesNothing() throws {
+        let ws = try BigApply.workspace()
+        try ws.apply()
+        let total = try ws.int("SELECT MAX(seq) FROM audit")
+        XCTAssertGreaterThan(total, 1_000, "a backlog of hundreds of events")
+        ws.environment[WebhookReceiver.variable] = WebhookReceiver.secret
+        let slow = try WebhookReceiver(.init(delay: 0.01))
+        try ws.append("roster.yaml", "events:" + endpoint("platform", slow))
+        // A real `roster deliver` process (the real clock signs), killed with SIGKILL halfway.
+        let said = ws.root + "/deliver.err"
+        FileManager.default.createFile(atPath: said, contents: nil)
+        let first = try BigApply.startApply(in: ws, arguments: ["deliver"], stderr: try FileHandle(forWritingTo: URL(fileURLWithPath: said)))
+        XCTAssertTrue(waitUntil(120) { ((try? slow.requests().count) ?? 0) >= 250 || !first.isRunning })
+        XCTAssertTrue(first.isRunning, "killed before it finished; it said: \((try? String(contentsOfFile: said, encoding: .utf8)) ?? "")")
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+        let beforeResume = try slow.requests().count
+        try slow.setMode(.init())
+        let second = try BigApply.startApply(in: ws, arguments: ["deliver", "--now"])
+        second.waitUntilExit()
+        XCTAssertEqual(second.terminationStatus, 0)
+        let received = try slow.requests()
+        XCTAssertTrue(received.allSatisfy(\.verified))
+        let order = seqs(received)
+        XCTAssertEqual(Set(order), Set(1...total), "every seq arrived")
+        var firstArrival: [Int] = []
+        var seen: Set<Int> = []
+        for seq in order where seen.insert(seq).inserted { firstArrival.append(seq) }
+        XCTAssertEqual(firstArrival, Array(1...total), "in seq order")
+        let duplicates = order.count - total
+        XCTAssertLessThanOrEqual(duplicates, 101, "at most the events sent since the cursor was last recorded")
+        XCTAssertGreaterThanOrEqual(beforeResume, 250)
+        var ids: [Int: Set<String>] = [:]
+        for request in received { ids[(request.data["seq"] as? Int) ?? -1, default: []].insert(request.id) }
+        XCTAssertTrue(ids.values.allSatisfy { $0.count == 1 }, "a duplicate has the same webhook-id")
+    }
+}
