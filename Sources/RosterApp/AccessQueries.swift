@@ -121,12 +121,30 @@ public struct AccessQueries {
 
     private func whoCan(_ permission: String, on scope: ScopeRef, in state: DirectoryState, source: AccessSource,
                         since: [MembershipKey: String]?, sources: DeclarationSources?) -> WhoCanReport {
-        let holders = AccessResolver(catalogue: catalogue).holders(of: permission, on: scope, in: state, sources: sources,
-                                                                   since: since)
+        let holders = AccessResolver(catalogue: catalogue).holders(of: permission, on: scope, in: state,
+                                                                   candidates: Self.candidates(on: scope, in: state),
+                                                                   sources: sources, since: since)
         return WhoCanReport(source: source, permission: permission, scope: scope, holders: holders.map { holder in
             WhoCanReport.Holder(email: holder.user.email, name: holder.user.name, status: holder.user.status,
                                 via: holder.grants.map { Self.grant($0, permissions: []) })
         })
+    }
+
+    /// The only users who can hold anything on `scope`: its owners and its members (a
+    /// customer's members hold nothing on its accounts). The resolver still decides.
+    private static func candidates(on scope: ScopeRef, in state: DirectoryState) -> Set<String> {
+        var users = Set<String>()
+        switch scope.kind {
+        case .customer:
+            if let customer = state.customers[scope.id] { users.insert(customer.owner) }
+        case .account:
+            if let account = state.accounts[scope.id] {
+                users.insert(account.owner)
+                if let customer = state.customers[account.customer] { users.insert(customer.owner) }
+            }
+        }
+        for key in state.memberships.keys where key.scope == scope { users.insert(key.user) }
+        return users
     }
 
     private static func grant(_ grant: AccessResolver.Grant, permissions: [String]) -> AccessReport.Grant {

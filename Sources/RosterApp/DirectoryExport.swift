@@ -95,8 +95,14 @@ public struct DirectoryExport: Sendable {
                     try manager.removeItem(atPath: customers + "/" + name)
                 }
             }
+            // Plain writes: the folder was empty or held only an earlier export's files, which
+            // were removed; an atomic write's temporary file and rename per file would be
+            // thousands of needless syscalls for a large directory.
             for file in files {
-                try Data(file.text.utf8).write(to: URL(fileURLWithPath: folder + "/" + file.path), options: .atomic)
+                guard manager.createFile(atPath: folder + "/" + file.path, contents: Data(file.text.utf8)) else {
+                    throw RosterError.cannotWrite(what: "the export", path: folder + "/" + file.path,
+                                                  reason: String(cString: strerror(errno)))
+                }
             }
         } catch let error as RosterError {
             throw error
