@@ -19,6 +19,7 @@ import os
 import secrets
 import sqlite3
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from standardwebhooks import Webhook
@@ -34,7 +35,8 @@ INSERT OR IGNORE INTO position (id, last_seq) VALUES (1, 0);
 
 
 def connect(path):
-    db = sqlite3.connect(path, isolation_level=None)
+    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    db.execute("PRAGMA journal_mode = WAL")  # one fsync per checkpoint, not per event
     db.executescript(SCHEMA)
     return db
 
@@ -90,15 +92,16 @@ def handle(db, hook, headers, body, log=None):
 
 def serve(args):
     hook = Webhook(os.environ[args.secret_env])
+    local = threading.local()  # one connection per connection-handling thread, kept for its life
 
     class Receiver(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive: roster reuses its connection for the whole feed
+
         def do_POST(self):
             body = self.rfile.read(int(self.headers.get("content-length", "0")))
-            db = connect(args.db)
-            try:
-                status = handle(db, hook, {k.lower(): v for k, v in self.headers.items()}, body, args.log)
-            finally:
-                db.close()
+            if not hasattr(local, "db"):
+                local.db = connect(args.db)
+            status = handle(local.db, hook, {k.lower(): v for k, v in self.headers.items()}, body, args.log)
             self.send_response(status)
             self.send_header("content-length", "0")
             self.end_headers()
