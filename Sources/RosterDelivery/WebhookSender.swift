@@ -152,7 +152,8 @@ public struct WebhookDelivery: DeliveryChannel {
 }
 
 /// `{"type": "invitation.issued", "timestamp", "data": {…}}`, keys sorted, one line; the same
-/// bytes on every attempt.
+/// bytes on every attempt. Every key of SPEC §6.1 is always present (`null` when unknown, as a
+/// user without a name), so a receiver can rely on the shape: hence the explicit encoders.
 public enum InvitationWebhookBody {
     struct Body: Encodable {
         struct Party: Encodable {
