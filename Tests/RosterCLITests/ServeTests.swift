@@ -369,20 +369,21 @@ final class ServeTests: XCTestCase {
     /// cut): 503 for the checks (failing closed) and health; then 200 again once it is back,
     /// without a restart. PostgreSQL only (the server of `scripts/test`); SQLite has no server to lose.
     func testAPostgresStoreThatGoesAwayIs503AndComesBack() async throws {
-        let ws = try Workspace(backend: .postgres(url: try TestStore.postgresServer()))
+        let url = try TestStore.postgresServer()
+        let ws = try Workspace(backend: .postgres(url: url))
         try ws.apply()
         let server = try await ws.server()
-        let admin = try XCTUnwrap(ws.stateURL.map { try TestStore.openPostgres($0) })
-        let database = try admin.read { db in try db.rows("SELECT current_database()") { try $0.text(0) } }.first ?? ""
+        // A database cannot refuse connections to itself: ask from the server's `postgres` database.
+        var components = try XCTUnwrap(URLComponents(string: url))
+        let database = components.path.trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+        components.path = "/postgres"
+        let admin = try XCTUnwrap(components.string)
         func allowConnections(_ allowed: Bool) throws {
-            _ = try admin.write { db in try db.execute("ALTER DATABASE \"\(database)\" ALLOW_CONNECTIONS \(allowed)") }
+            try psql(admin, "ALTER DATABASE \"\(database)\" ALLOW_CONNECTIONS \(allowed)")
         }
         try allowConnections(false)
         defer { try? allowConnections(true) }
-        _ = try admin.write { db in
-            try db.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                           + "WHERE datname = current_database() AND pid <> pg_backend_pid()")
-        }
+        try psql(admin, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '\(database)'")
         let check = Call.post("/access/v1/evaluation", evaluation("dan@partner.example", "streams:read", "account", live))
         let refreshed = await server.refresher.refresh()
         XCTAssertFalse(refreshed)
@@ -425,6 +426,20 @@ final class ServeTests: XCTestCase {
         call.headers["X-Request-ID"] = "bfe9eb29-ab87"
         let answer = try await send(server, call)
         XCTAssertEqual(answer.headers["X-Request-ID"], "bfe9eb29-ab87")
+    }
+
+    /// Runs one statement with psql, failing the test when psql does.
+    private func psql(_ url: String, _ sql: String) throws {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["psql", url, "-v", "ON_ERROR_STOP=1", "-qAtc", sql]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else { throw WorkspaceError(description: "psql failed: \(text)") }
     }
 
     private func context(_ answer: Answer) -> [String: Any] {
