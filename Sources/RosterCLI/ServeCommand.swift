@@ -70,6 +70,9 @@ struct ServeCommand: ParsableCommand, RosterRunnable {
                                         environment: environment.app)
         let locator = options.locator(environment)
         let root = settings.root
+        // Opened once here for what other commands say of a store (new and empty, readable by
+        // others); the server's own instance is opened on its store queue.
+        _ = try options.openStore(config: config, root: root, environment)
         let worker = StoreWorker { () throws(RosterError) in try locator.open(config: config, root: root).store }
         let stderr = environment.stderr
         var logger = Logger(label: "roster.serve") { label in StreamLogHandler.standardError(label: label) }

@@ -442,6 +442,18 @@ final class ServeTests: XCTestCase {
         guard process.terminationStatus == 0 else { throw WorkspaceError(description: "psql failed: \(text)") }
     }
 
+    func testListenAddresses() {
+        XCTAssertEqual(ListenAddress(parsing: "127.0.0.1:8080"), ListenAddress(host: "127.0.0.1", port: 8080))
+        XCTAssertEqual(ListenAddress(parsing: "localhost:80"), ListenAddress(host: "localhost", port: 80))
+        XCTAssertEqual(ListenAddress(parsing: "[::1]:8443"), ListenAddress(host: "::1", port: 8443))
+        XCTAssertEqual(ListenAddress(parsing: "[::1]:8443")?.description, "[::1]:8443")
+        XCTAssertEqual(ListenAddress(parsing: "127.0.0.1:0", allowAnyPort: true)?.port, 0)
+        for bad in ["localhost", "127.0.0.1:", ":8080", "127.0.0.1:0", "127.0.0.1:65536", "::1:8080", "[::1]8080",
+                    "host name:80", "127.0.0.1:80x", "[zz]:80", "127.0.0.1:+80"] {
+            XCTAssertNil(ListenAddress(parsing: bad), bad)
+        }
+    }
+
     private func context(_ answer: Answer) -> [String: Any] {
         answer.json["context"] as? [String: Any] ?? [:]
     }
