@@ -84,17 +84,16 @@ enum JSONBody {
             throw APIError.bodyTooLarge
         }
         let data = Data(buffer.readableBytesView)
-        guard (try? JSONSerialization.jsonObject(with: data)) is [String: Any] else {
-            throw APIError.malformed("bad-json", "the body is not a JSON object")
-        }
         do {
             return try JSONDecoder().decode(T.self, from: data)
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw APIError.malformed("bad-json", "the body is not a JSON object")
         } catch let DecodingError.typeMismatch(_, context) {
             throw APIError.malformed("bad-json", "\(path(context)) has the wrong type")
         } catch let DecodingError.keyNotFound(key, context) {
             throw APIError.malformed("bad-json", "\(path(context, key)) is missing")
         } catch {
-            throw APIError.malformed("bad-json", "the body is not valid JSON for this endpoint")
+            throw APIError.malformed("bad-json", "the body is not a JSON object for this endpoint")
         }
     }
 

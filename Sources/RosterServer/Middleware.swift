@@ -38,11 +38,20 @@ struct ObserveMiddleware: RouterMiddleware {
         context.logger.info("request", metadata: [
             "method": .string(request.method.rawValue), "route": .string(route),
             "status": .stringConvertible(response.status.code),
-            "ms": .string(String(format: "%.2f", seconds * 1000)),
+            "ms": .string(Self.milliseconds(seconds)),
         ])
         // AuthZEN: a request identifier comes back on its answer.
         if let id = request.headers.field(named: "x-request-id") { response.headers.append(id) }
         return response
+    }
+}
+
+extension ObserveMiddleware {
+    /// `0.42`: milliseconds with two decimals, without Foundation's format parser on every request.
+    static func milliseconds(_ seconds: Double) -> String {
+        let hundredths = Int((seconds * 100_000).rounded())
+        let fraction = hundredths % 100
+        return "\(hundredths / 100).\(fraction < 10 ? "0" : "")\(fraction)"
     }
 }
 
