@@ -13,6 +13,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto", from: "4.5.2"),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
         .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         // libyaml from the system (Debian: libyaml-dev), read through its event API.
@@ -53,12 +57,24 @@ let package = Package(
                 .product(name: "Crypto", package: "swift-crypto"),
             ]
         ),
+        // `roster serve`: the Hummingbird application (router, middleware, handlers over RosterApp)
+        // and the in-memory view its answers come from.
+        .target(
+            name: "RosterServer",
+            dependencies: [
+                "RosterCore", "RosterStore", "RosterApp",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Commands, renderers and exit codes: parse → call RosterApp → render.
         .target(
             name: "RosterCLI",
             dependencies: [
-                "RosterCore", "RosterManifest", "RosterStore", "RosterDelivery", "RosterApp",
+                "RosterCore", "RosterManifest", "RosterStore", "RosterDelivery", "RosterApp", "RosterServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(name: "roster", dependencies: ["RosterCLI"]),
@@ -72,7 +88,9 @@ let package = Package(
         .testTarget(
             name: "RosterCLITests",
             dependencies: ["RosterCLI", "RosterApp", "RosterDelivery", "RosterManifest", "RosterCore", "RosterStore",
-                           "RosterTestSupport"],
+                           "RosterTestSupport", "RosterServer",
+                           .product(name: "HummingbirdTesting", package: "hummingbird"),
+                           .product(name: "HTTPTypes", package: "swift-http-types")],
             exclude: ["Golden", "Fixtures"]
         ),
     ]

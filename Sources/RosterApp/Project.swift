@@ -43,6 +43,14 @@ public struct ProjectLoader: Sendable {
         return ProjectSettings(config: manifest?.config ?? Config(), root: root)
     }
 
+    /// roster.yaml alone and its diagnostics, for a command that needs valid settings but not
+    /// the documents (`roster serve`); nil settings when there is no roster.yaml.
+    public func checkedSettings() -> (settings: ProjectSettings?, diagnostics: [Diagnostic]) {
+        guard let path = findConfig() else { return (nil, check().diagnostics) }
+        let manifest = ManifestLoader(displayBase: environment.workingDirectory).load(configPath: path, documents: false)
+        return (ProjectSettings(config: manifest.config, root: manifest.root), manifest.diagnostics.sorted())
+    }
+
     /// roster.yaml alone when it has no errors; nil otherwise (a plan then loads it all and reports).
     public func validSettings() -> ProjectSettings? {
         guard let path = findConfig() else { return nil }

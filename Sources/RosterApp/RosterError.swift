@@ -44,6 +44,8 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
     /// `gitignore`: an existing .gitignore, which init extends rather than overwrites.
     case refusingToOverwrite(paths: [String], gitignore: String?)
     case cannotCreateProject(folder: String, reason: String)
+    /// `roster serve` cannot listen on the address (in use, not this machine's).
+    case cannotListen(address: String, reason: String)
 
     public var exitStatus: ExitStatus {
         switch self {
@@ -59,7 +61,7 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
             default: return .runtimeError
             }
         case .delivery, .cannotWrite, .notStored, .unknownUser, .exportFolderNotEmpty, .unsafeExportName, .notInRepository, .cannotReadRevision, .refusingToOverwrite,
-             .cannotCreateProject:
+             .cannotCreateProject, .cannotListen:
             return .runtimeError
         }
     }
@@ -120,6 +122,8 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
                 + (gitignore.map { " ('\($0)' is not in the way: init adds '.roster/' to an existing one)" } ?? "")
         case .cannotCreateProject(let folder, let reason):
             return "cannot create the project in '\(folder)': \(reason); nothing was kept"
+        case .cannotListen(let address, let reason):
+            return "cannot listen on \(address): \(reason); pick another with --listen HOST:PORT or serve.listen"
         }
     }
 }

@@ -97,7 +97,7 @@ struct RosterCommand: ParsableCommand {
         """,
         version: rosterVersion,
         subcommands: [InitCommand.self, Validate.self, PlanCommand.self, ApplyCommand.self, DiffCommand.self, ShowCommand.self, AccessCommand.self, WhoCanCommand.self, ExportCommand.self,
-                      HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, OutboxCommand.self, EventsCommand.self,
+                      HistoryCommand.self, AuditCommand.self, InvitationsCommand.self, DeliverCommand.self, OutboxCommand.self, EventsCommand.self, ServeCommand.self,
                       SchemaCommand.self, Version.self]
     )
 }

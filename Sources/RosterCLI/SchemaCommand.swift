@@ -260,6 +260,12 @@ enum RosterSchema {
                         ],
                     ],
                 ]), "Invitations to new users."),
+                "serve": nullable(closed("", [
+                    "listen": ["description": "Where roster serve listens: HOST:PORT, an IPv6 host in brackets. Default: 127.0.0.1:8080.",
+                               "type": "string", "pattern": #"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+):[0-9]{1,5}$"#],
+                    "tokensEnv": ["description": "The environment variable holding roster serve's API tokens, comma-separated. Default: ROSTER_SERVE_TOKENS.",
+                                  "type": "string", "minLength": 1],
+                ]), "roster serve, the HTTP API (README: \"Serving the platform\")."),
                 "safety": nullable(closed("", [
                     "maxUserDeactivations": ref("threshold", "Rail mass-deactivation: most users one plan may deactivate."),
                     "maxMembershipRemovals": ref("threshold", "Rail mass-removal: most memberships one plan may revoke."),

@@ -96,8 +96,25 @@ public struct AccessResolver {
     /// files declare a grant; `since` when the store's memberships began.
     public func access(of user: String, in state: DirectoryState, sources: DeclarationSources? = nil,
                        since: [MembershipKey: String]? = nil) -> [ScopeAccess] {
+        access(of: user, in: state, index: Index(state, users: [user]), sources: sources, since: since)
+    }
+
+    /// `access(of:in:)` for every user of `state` (by email key), indexing the state once: what a
+    /// long-running server keeps in memory so that a check is a lookup.
+    public func accessOfEveryUser(in state: DirectoryState) -> [String: [ScopeAccess]] {
+        let index = Index(state, users: Set(state.users.keys))
+        var result: [String: [ScopeAccess]] = [:]
+        result.reserveCapacity(state.users.count)
+        for user in state.users.keys {
+            result[user] = access(of: user, in: state, index: index, sources: nil, since: nil)
+        }
+        return result
+    }
+
+    private func access(of user: String, in state: DirectoryState, index: Index, sources: DeclarationSources?,
+                        since: [MembershipKey: String]?) -> [ScopeAccess] {
         var held: [ScopeRef: [Grant: Set<String>]] = [:]
-        grants(of: user, in: state, index: Index(state, users: [user]), sources: sources, since: since) { permissions, scope, grant in
+        grants(of: user, in: state, index: index, sources: sources, since: since) { permissions, scope, grant in
             held[scope, default: [:]][grant, default: []].formUnion(permissions)
         }
         return held.keys.sorted().map { scope in

@@ -117,6 +117,53 @@ public struct SafetySettings: Hashable, Sendable {
     public init() {}
 }
 
+/// An address `roster serve` listens on: `HOST:PORT`, an IPv6 host in brackets.
+public struct ListenAddress: Hashable, Sendable, CustomStringConvertible {
+    public var host: String
+    public var port: Int
+
+    public init(host: String, port: Int) {
+        self.host = host
+        self.port = port
+    }
+
+    /// `127.0.0.1:8080`, `localhost:8080`, `[::1]:8080`; nil for anything else. Port 0 (any free
+    /// port) is allowed only when `allowAnyPort` (the command line, for tests and scripts).
+    public init?(parsing text: String, allowAnyPort: Bool = false) {
+        let host: Substring, port: Substring
+        if text.hasPrefix("[") {
+            guard let close = text.firstIndex(of: "]"), text[text.index(after: close)...].hasPrefix(":") else { return nil }
+            host = text[text.index(after: text.startIndex)..<close]
+            port = text[text.index(close, offsetBy: 2)...]
+            guard host.contains(":"), host.allSatisfy({ $0.isHexDigit || $0 == ":" || $0 == "." }) else { return nil }
+        } else {
+            guard let colon = text.lastIndex(of: ":") else { return nil }
+            host = text[..<colon]
+            port = text[text.index(after: colon)...]
+            guard !host.contains(":"),
+                  host.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) else { return nil }
+        }
+        guard !host.isEmpty, !port.isEmpty, port.count <= 5, port.allSatisfy({ $0.isASCII && $0.isNumber }),
+              let number = Int(port), number <= 65_535, number > 0 || allowAnyPort else { return nil }
+        self.host = String(host)
+        self.port = number
+    }
+
+    public var description: String { host.contains(":") ? "[\(host)]:\(port)" : "\(host):\(port)" }
+}
+
+/// The `serve` block of roster.yaml (SPEC §12).
+public struct ServeSettings: Hashable, Sendable {
+    public static let defaultListen = ListenAddress(host: "127.0.0.1", port: 8080)
+    public static let defaultTokensEnv = "ROSTER_SERVE_TOKENS"
+
+    public var listen: ListenAddress = ServeSettings.defaultListen
+    /// The variable holding the API tokens, comma-separated; never the tokens themselves.
+    public var tokensEnv: String = ServeSettings.defaultTokensEnv
+
+    public init() {}
+}
+
 /// The `limits` block of roster.yaml: defaults that a customer or account may override.
 public struct LimitSettings: Hashable, Sendable {
     public var accountsPerCustomer = 10
@@ -150,6 +197,8 @@ public struct Config: Sendable {
     public var limits = LimitSettings()
     /// `events:`: the endpoints that hear of every change (SPEC §11), in the order written.
     public var events: [EventEndpoint] = []
+    /// `serve:`: where `roster serve` listens and where its tokens are.
+    public var serve = ServeSettings()
 
     public init() {}
 }

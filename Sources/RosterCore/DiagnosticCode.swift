@@ -41,6 +41,7 @@ public enum DiagnosticCode: String, CaseIterable, Sendable, Codable {
     // Delivery and endpoints
     case insecureURL = "insecure-url"
     case invalidDuration = "invalid-duration"
+    case invalidListen = "invalid-listen"
     case emptyCommand = "empty-command"
     case invalidSender = "invalid-from"
     case unknownEventType = "unknown-event-type"

@@ -58,6 +58,8 @@ public enum Problem: Error, Sendable, Hashable {
     // Delivery and endpoints (SPEC §6.1, §11)
     case insecureURL(field: String, url: String)
     case invalidDuration(field: String, value: String)
+    /// `serve.listen` that is not HOST:PORT.
+    case invalidListen(field: String, value: String)
     case emptyCommand(field: String)
     case invalidSender(value: String)
     case unknownEventType(pattern: String, suggestion: String?)
@@ -107,6 +109,7 @@ public enum Problem: Error, Sendable, Hashable {
         case .emptySource: return .emptySource
         case .insecureURL: return .insecureURL
         case .invalidDuration: return .invalidDuration
+        case .invalidListen: return .invalidListen
         case .emptyCommand: return .emptyCommand
         case .invalidSender: return .invalidSender
         case .unknownEventType: return .unknownEventType
@@ -240,6 +243,9 @@ public enum Problem: Error, Sendable, Hashable {
                 + "(127.0.0.1, [::1] or localhost)"
         case .invalidDuration(let field, let value):
             return "\(field) '\(value)' is not a duration; write a positive one such as '15s', '2m' or '1h'"
+        case .invalidListen(let field, let value):
+            return "\(field) '\(value)' is not an address to listen on; write HOST:PORT with a port from 1 to 65535, "
+                + "e.g. '127.0.0.1:8080' or '[::1]:8080'"
         case .emptyCommand(let field):
             return "\(field) is empty; name a sendmail-compatible command such as '/usr/sbin/sendmail -t -i' or 'msmtp -t'"
         case .invalidSender(let value):

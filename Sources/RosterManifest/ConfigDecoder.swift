@@ -8,7 +8,7 @@ struct ConfigDecoder {
         reader = NodeReader(tree: tree)
     }
 
-    static let fields = ["version", "sources", "state", "permissions", "invitations", "events", "safety", "limits"]
+    static let fields = ["version", "sources", "state", "permissions", "invitations", "events", "serve", "safety", "limits"]
 
     /// The configuration, with defaults for what the file leaves out.
     mutating func decode() -> Config {
@@ -38,6 +38,7 @@ struct ConfigDecoder {
             case "permissions": config.permissions = Self.catalogue(value, reader: &r)
             case "invitations": config.invitations = Self.invitations(value, reader: &r)
             case "events": config.events = Self.events(value, reader: &r)
+            case "serve": config.serve = Self.serve(value, reader: &r)
             case "safety": config.safety = Self.safety(value, reader: &r)
             case "limits": config.limits = Self.limits(value, reader: &r)
             default: break
@@ -235,6 +236,28 @@ struct ConfigDecoder {
                                            types: types, fromStart: fromStart))
         }
         return endpoints
+    }
+
+    /// `serve:` (SPEC §12): `listen` as HOST:PORT, `tokensEnv` the variable naming the tokens.
+    private static func serve(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> ServeSettings {
+        var settings = ServeSettings()
+        if r.tree.isNull(node) { return settings }
+        r.mapping(node, field: "serve", in: "serve", fields: ["listen", "tokensEnv"]) { r, key, value in
+            guard let text = r.string(value, field: "serve.\(key)") else { return }
+            if key == "listen" {
+                if let address = ListenAddress(parsing: text.value) {
+                    settings.listen = address
+                } else {
+                    r.report(.invalidListen(field: "serve.listen", value: text.value), at: value)
+                }
+            } else if text.value.isEmpty {
+                r.report(.invalidValue(field: "serve.tokensEnv", value: "", expected: "the name of an environment variable"),
+                         at: value)
+            } else {
+                settings.tokensEnv = text.value
+            }
+        }
+        return settings
     }
 
     private static func safety(_ node: YAMLTree.NodeID, reader r: inout NodeReader) -> SafetySettings {

@@ -387,6 +387,13 @@ let ruleExamples: [RuleExample] = yamlSyntaxExamples + [
     invitations:
       delivery: {kind: webhook, url: ↓http://platform.example.com/hooks, secretEnv: HOOK_SECRET}
     """),
+    RuleExample(.invalidListen, config: """
+    version: 1
+    sources: [directory]
+    permissions: {streams: [read]}
+    serve:
+      listen: ↓localhost
+    """),
     RuleExample(.invalidDuration, config: """
     version: 1
     sources: [directory]

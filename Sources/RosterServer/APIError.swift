@@ -1,0 +1,115 @@
+import Foundation
+import Hummingbird
+import RosterApp
+import RosterCore
+
+/// An error answer: `{"error": {"code": "…", "message": "…"}}` with its status.
+public struct APIError: Error, Sendable {
+    public var status: HTTPResponse.Status
+    public var code: String
+    public var message: String
+    /// Seconds before trying again (`Retry-After`, with 429 and 503).
+    public var retryAfter: Int?
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String, retryAfter: Int? = nil) {
+        self.status = status
+        self.code = code
+        self.message = message
+        self.retryAfter = retryAfter
+    }
+
+    /// A malformed request (400).
+    static func malformed(_ code: String, _ message: String) -> APIError { APIError(.badRequest, code, message) }
+
+    /// The store did not answer (503).
+    static let storeUnavailable = APIError(.serviceUnavailable, "store-unavailable",
+                                           "the store does not answer; try again shortly", retryAfter: 1)
+
+    /// Any error as an answer: roster's by their HTTP mapping, Hummingbird's by their status,
+    /// anything else as 503 (never another 5xx).
+    init(_ error: any Error) {
+        switch error {
+        case let error as APIError:
+            self = error
+        case let error as RosterError:
+            let failure = error.httpFailure
+            self.init(HTTPResponse.Status(code: failure.status), failure.code,
+                      failure.status == 503 ? "the store does not answer; try again shortly" : error.description,
+                      retryAfter: failure.status == 503 ? 1 : nil)
+        case let error as HTTPError where error.status == .notFound:
+            self.init(.notFound, "not-found", "no such endpoint")
+        case let error as HTTPError where error.status == .methodNotAllowed:
+            self.init(.methodNotAllowed, "method-not-allowed", "this endpoint does not take that method")
+        case let error as HTTPError where error.status == .contentTooLarge:
+            self = .bodyTooLarge
+        case let error as HTTPError where (400..<500).contains(error.status.code):
+            self.init(error.status, "bad-request", error.body ?? error.status.reasonPhrase)
+        default:
+            self.init(.serviceUnavailable, "unavailable", "the server cannot answer now; try again shortly", retryAfter: 1)
+        }
+    }
+
+    static let bodyTooLarge = APIError(.badRequest, "body-too-large",
+                                       "the request body is over \(JSONBody.limit / 1024) KiB")
+
+    var response: Response {
+        struct Body: Encodable {
+            struct Detail: Encodable { var code: String; var message: String }
+            var error: Detail
+        }
+        var response = JSONBody.response(Body(error: .init(code: code, message: message)), status: status)
+        if let retryAfter { response.headers[.retryAfter] = String(retryAfter) }
+        return response
+    }
+}
+
+/// Reading and writing JSON bodies.
+enum JSONBody {
+    /// Request bodies are small: an evaluation, a boxcar of them, a token.
+    static let limit = 64 * 1024
+
+    private static let encoder: JSONEncoder = {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }()
+
+    /// Decodes the request's body as `T`: 400 when it is not JSON of that shape or over `limit`.
+    static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        var request = request
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.collectBody(upTo: limit)
+        } catch {
+            throw APIError.bodyTooLarge
+        }
+        let data = Data(buffer.readableBytesView)
+        do {
+            return try JSONDecoder().decode(T.self, from: data)
+        } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
+            throw APIError.malformed("bad-json", "the body is not a JSON object")
+        } catch let DecodingError.typeMismatch(_, context) {
+            throw APIError.malformed("bad-json", "\(path(context)) has the wrong type")
+        } catch let DecodingError.keyNotFound(key, context) {
+            throw APIError.malformed("bad-json", "\(path(context, key)) is missing")
+        } catch {
+            throw APIError.malformed("bad-json", "the body is not a JSON object for this endpoint")
+        }
+    }
+
+    private static func path(_ context: DecodingError.Context, _ key: (any CodingKey)? = nil) -> String {
+        let keys = context.codingPath + (key.map { [$0] } ?? [])
+        return keys.isEmpty ? "the body" : keys.map { $0.intValue.map(String.init) ?? $0.stringValue }.joined(separator: ".")
+    }
+
+    static func response(_ value: some Encodable, status: HTTPResponse.Status = .ok) -> Response {
+        // Encoding roster's own value types cannot fail; an empty object stands in if it ever did.
+        let data = (try? encoder.encode(value)) ?? Data("{}".utf8)
+        return response(data: data, status: status)
+    }
+
+    static func response(data: Data, status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: [.contentType: "application/json"],
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
