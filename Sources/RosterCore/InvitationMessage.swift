@@ -32,7 +32,7 @@ public struct InvitationMessage: Sendable, Hashable {
         let first = invitation.scopes.first.map { "\($0.type.rawValue) \($0.id)" } ?? "the platform"
         subject = "You are invited to \(first)"
         let link = invitation.acceptURL ?? "roster invitations accept \(invitation.token)"
-        let inviterWords = invitation.inviter.map { $0.name.map { name in "\(name) (\(invitation.inviter?.email ?? ""))" } ?? $0.email }
+        let inviterWords = invitation.inviter.map { party in party.name.map { "\($0) (\(party.email))" } ?? party.email }
         var body = ["Hello \(invitation.recipient.name ?? invitation.recipient.email),", "",
                     "\(inviterWords ?? "The platform's administrators") invited you to:", ""]
         for scope in invitation.scopes {
