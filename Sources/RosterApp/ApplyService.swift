@@ -59,7 +59,7 @@ public struct ApplyService {
                 try EventFeed(store: store, environment: environment).register(project.config.events)
                 let context = ApplyContext(actor: request.actor, commit: plan.desired.commit, now: environment.now(),
                                            random: environment.random, invitations: project.config.invitations)
-                return .applied(plan, try store.apply(plan, context: context))
+                return .applied(plan, try PhaseTimings.measure("transaction") { try store.apply(plan, context: context) })
             }
         }
     }
@@ -69,8 +69,8 @@ public struct ApplyService {
     private func freshPlan(adopt: Bool) throws -> Plan {
         let project = project
         let fromFiles = Background { (project.desired(), project.desiredInfo()) }
-        let snapshot = try store.snapshot()
-        let (desired, info) = fromFiles.value()
-        return project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info)
+        let snapshot = try PhaseTimings.measure("read store") { try store.snapshot() }
+        let (desired, info) = PhaseTimings.measure("desired state") { fromFiles.value() }
+        return PhaseTimings.measure("plan") { project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info) }
     }
 }

@@ -131,5 +131,10 @@ public func runRoster(_ arguments: [String], in environment: Environment) -> Int
 
 /// The process entry point: runs roster on the command line's arguments and exits.
 public func rosterMain() -> Never {
-    exit(runRoster(Array(CommandLine.arguments.dropFirst()), in: .process()))
+    let environment = Environment.process()
+    let timed = !(environment.variables["ROSTER_TIMINGS"] ?? "").isEmpty
+    if timed { PhaseTimings.enable() }
+    let status = PhaseTimings.measure("total") { runRoster(Array(CommandLine.arguments.dropFirst()), in: environment) }
+    if timed { environment.stderr.write(PhaseTimings.report()) }
+    exit(status)
 }
