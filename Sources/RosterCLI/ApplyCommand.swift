@@ -61,13 +61,13 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         let interactive = environment.stdinIsTerminal && !autoApprove
         guard autoApprove || planFile != nil || environment.stdinIsTerminal else { throw RosterError.approvalRequired }
         let saved = try planFile.map { try readPlan($0, in: environment) }
-        let project = try options.project(environment)
+        let project = try PhaseTimings.measure("load files") { () throws(RosterError) in try options.project(environment) }
         let store = try options.openStore(config: project.config, root: project.root, environment)
         let request = ApplyRequest(savedPlan: saved, allowed: Set(allowed),
                                    lockTimeout: TimeInterval(lockTimeout.flatMap(DurationSyntax.seconds(parsing:)) ?? 0),
                                    actor: environment.app.actor(actor), adopt: adopt)
         let result = try ApplyService(project: project, store: store, environment: environment.app).apply(request, show: { plan in
-            environment.stdout.write(renderPlan(plan, options: options, environment: environment))
+            writePlan(plan, options: options, environment: environment)
         }, approve: { _ in
             guard interactive else { return true }
             environment.stdout.write("\nApply these changes? Only 'yes' is accepted: ")
@@ -76,7 +76,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         guard case .applied(_, let outcome) = result else { return .success }
         environment.stdout.write("\nApply complete: \(plural(outcome.applied, "change")) applied; the store is at serial \(outcome.serial).\n")
         // Also retries what an earlier apply left due; prints nothing when there is nothing.
-        deliverAfterCommit(store: store, config: project.config, root: project.root, environment: environment)
+        PhaseTimings.measure("deliver") { deliverAfterCommit(store: store, config: project.config, root: project.root, environment: environment) }
         return .success
     }
 

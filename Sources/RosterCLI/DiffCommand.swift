@@ -103,7 +103,7 @@ struct DiffCommand: ParsableCommand, RosterRunnable {
         let info = DesiredInfo(digest: digest, commit: to.flatMap { commits[$0] } ?? git.commit("HEAD"))
         let plan = Planner(config: new.manifest.config, now: environment.now())
             .plan(desired: after, snapshot: snapshot, info: info)
-        environment.stdout.write(renderPlan(plan, options: options, environment: environment, command: "roster diff"))
+        writePlan(plan, options: options, environment: environment, command: "roster diff")
         return .success
     }
 

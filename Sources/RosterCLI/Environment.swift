@@ -28,6 +28,17 @@ public final class TextSink: @unchecked Sendable {
         }
     }
 
+    /// Writes bytes that are whole UTF-8 (a chunk of a streamed document).
+    public func write(bytes: [UInt8]) {
+        lock.lock()
+        defer { lock.unlock() }
+        if let handle {
+            bytes.withUnsafeBytes { handle.write(Data($0)) }
+        } else {
+            buffer += String(decoding: bytes, as: UTF8.self)
+        }
+    }
+
     /// Everything written so far (buffered sinks only).
     public var text: String {
         lock.lock()

@@ -49,7 +49,7 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
             }
         let project: Project
         do {
-            project = try options.project(environment)
+            project = try PhaseTimings.measure("load files") { () throws(RosterError) in try options.project(environment) }
         } catch {
             // Invalid files: let the read finish, so the store is closed as if never opened.
             _ = early?.read.value()
@@ -57,10 +57,10 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
         }
         // The files' digest reads them again: that too runs beside the rest.
         let info = Background { project.desiredInfo() }
-        let desired = project.desired()
+        let desired = PhaseTimings.measure("desired state") { project.desired() }
         let snapshot: Snapshot
         // Waited for in every case, so that no read outlives the command.
-        let read = early?.read.value()
+        let read = PhaseTimings.measure("read store") { early?.read.value() }
         if let early, let read,
            early.path == StoreLocator.sqlitePath(locator.url(config: project.config), root: project.root) {
             snapshot = read.0
@@ -72,17 +72,17 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
             let store = try options.openStore(config: project.config, root: project.root, environment)
             snapshot = try storeCall { try store.snapshot() }
         }
-        let plan = project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info.value())
+        let plan = PhaseTimings.measure("plan") { project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info.value()) }
         environment.releaseAtExit((snapshot, desired, plan))
         if let out {
             let path = environment.app.absolute(out)
             do {
-                try plan.jsonData().write(to: URL(fileURLWithPath: path), options: .atomic)
+                try writeAtomically(path) { write in plan.writeJSON(write) }
             } catch {
                 throw RosterError.cannotWrite(what: "the plan", path: out, reason: error.localizedDescription)
             }
         }
-        environment.stdout.write(renderPlan(plan, options: options, environment: environment))
+        writePlan(plan, options: options, environment: environment)
         if let out, options.output == .text {
             environment.stdout.write("Saved the plan to \(out); apply it with: roster apply \(out)\n")
         }
@@ -90,7 +90,40 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
     }
 }
 
-/// The plan in the format `--format` asks for; `command` is named in the hints of folded output.
-func renderPlan(_ plan: Plan, options: some CommonOptions, environment: Environment, command: String = "roster plan") -> String {
-    PlanRenderers.renderer(for: options.output, color: options.useColor(in: environment), command: command).render(plan)
+/// Writes the plan to stdout in the format `--format` asks for; `command` is named in the hints
+/// of folded output.
+func writePlan(_ plan: Plan, options: some CommonOptions, environment: Environment, command: String = "roster plan") {
+    PhaseTimings.measure("render") {
+        PlanRenderers.renderer(for: options.output, color: options.useColor(in: environment), command: command)
+            .write(plan, to: environment.stdout)
+    }
+}
+
+/// Writes a file through `body` (which hands over chunks of bytes) into a temporary file beside
+/// it, renamed over `path` only once complete: a failed or interrupted write leaves the old file.
+func writeAtomically(_ path: String, _ body: (@escaping ([UInt8]) -> Void) -> Void) throws {
+    let temporary = path + ".tmp-\(getpid())"
+    guard FileManager.default.createFile(atPath: temporary, contents: nil),
+          let handle = FileHandle(forWritingAtPath: temporary) else {
+        throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary])
+    }
+    var failure: (any Error)?
+    body { bytes in
+        guard failure == nil else { return }
+        do { try handle.write(contentsOf: bytes) } catch { failure = error }
+    }
+    do {
+        try handle.close()
+    } catch {
+        failure = failure ?? error
+    }
+    if let failure {
+        unlink(temporary)
+        throw failure
+    }
+    guard rename(temporary, path) == 0 else {
+        let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
+        unlink(temporary)
+        throw error
+    }
 }

@@ -6,6 +6,14 @@ protocol PlanRenderer {
     /// The `--format` value that selects this renderer.
     static var identifier: OutputFormat { get }
     func render(_ plan: Plan) -> String
+    /// Writes the rendering to `out`; a renderer that can stream overrides it.
+    func write(_ plan: Plan, to out: TextSink)
+}
+
+extension PlanRenderer {
+    func write(_ plan: Plan, to out: TextSink) {
+        out.write(render(plan))
+    }
 }
 
 /// Every plan renderer, resolved by identifier (`--format`) in one place; `PlanFormats` lists
@@ -295,5 +303,10 @@ struct JSONPlanRenderer: PlanRenderer {
 
     func render(_ plan: Plan) -> String {
         String(decoding: plan.jsonData(), as: UTF8.self)
+    }
+
+    /// Streamed: a first plan of a large directory is hundreds of megabytes of JSON.
+    func write(_ plan: Plan, to out: TextSink) {
+        plan.writeJSON { out.write(bytes: $0) }
     }
 }

@@ -95,9 +95,18 @@ extension Plan: Codable {
 
     /// The plan as stable JSON: sorted keys, two-space indent, trailing newline.
     public func jsonData() -> Data {
-        var writer = PlanJSONWriter(capacity: 4096 + changes.count * 600 + accessDelta.count * 400)
+        var data = Data()
+        writeJSON { data.append(contentsOf: $0) }
+        return data
+    }
+
+    /// The bytes of `jsonData()`, handed to `write` about a mebibyte at a time (each chunk whole
+    /// UTF-8), so that a plan of hundreds of thousands of changes is never whole in memory.
+    public func writeJSON(chunkSize: Int = 1 << 20, _ write: @escaping ([UInt8]) -> Void) {
+        var writer = PlanJSONWriter(chunkSize: chunkSize, sink: write)
         writer.write(self)
-        return Data(writer.bytes + [UInt8(ascii: "\n")])
+        writer.flush()
+        write([UInt8(ascii: "\n")])
     }
 
     /// Reads a plan saved with `jsonData()`.

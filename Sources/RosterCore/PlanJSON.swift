@@ -1,19 +1,51 @@
 import Foundation
 
 /// Writes a plan as JSON directly into bytes, in exactly the layout of `JSONEncoder` with
-/// `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes`, which `Plan.read(json:)` reads back.
+/// `.prettyPrinted, .sortedKeys, .withoutEscapingSlashes`, which `Plan.read(json:)` reads back;
+/// or, not `pretty`, as `JSONEncoder` with `.sortedKeys, .withoutEscapingSlashes` writes it
+/// compact (an audit record's change, an invitation's details).
 ///
 /// A first plan of a large directory holds hundreds of thousands of changes and access rows;
 /// `JSONEncoder` builds the whole document as a tree of boxed values first (gigabytes), while
 /// this writes each value once. The golden files of every plan test pin the layout.
+///
+/// The bytes go to `sink` whenever about `chunkSize` have gathered, always between two members
+/// (so every chunk is whole UTF-8): the document is never whole in memory.
 struct PlanJSONWriter {
     private(set) var bytes: [UInt8] = []
     private var depth = 0
     /// Whether the current container has had a member yet (a stack, one per open container).
     private var hasMember: [Bool] = []
+    private let sink: (([UInt8]) -> Void)?
+    private let chunkSize: Int
+    private let pretty: Bool
 
-    init(capacity: Int) {
-        bytes.reserveCapacity(capacity)
+    init(chunkSize: Int, sink: @escaping ([UInt8]) -> Void) {
+        bytes.reserveCapacity(chunkSize + 64 * 1024)
+        self.sink = sink
+        self.chunkSize = chunkSize
+        pretty = true
+    }
+
+    /// A compact writer that keeps its bytes.
+    init() {
+        sink = nil
+        chunkSize = .max
+        pretty = false
+    }
+
+    /// Writes one value compactly.
+    static func compact(_ body: (inout PlanJSONWriter) -> Void) -> String {
+        var writer = PlanJSONWriter()
+        body(&writer)
+        return String(decoding: writer.bytes, as: UTF8.self)
+    }
+
+    /// Hands what is gathered to the sink.
+    mutating func flush() {
+        guard let sink, !bytes.isEmpty else { return }
+        sink(bytes)
+        bytes.removeAll(keepingCapacity: true)
     }
 
     // MARK: Containers
@@ -37,7 +69,7 @@ struct PlanJSONWriter {
     mutating func key(_ name: String) {
         member()
         string(name)
-        bytes += [0x20, UInt8(ascii: ":"), 0x20]
+        bytes.append(contentsOf: pretty ? " : ".utf8 : ":".utf8)
     }
 
     private mutating func open(_ bracket: UInt8) {
@@ -49,31 +81,46 @@ struct PlanJSONWriter {
     private mutating func close(_ bracket: UInt8) {
         depth -= 1
         let had = hasMember.removeLast()
-        bytes.append(UInt8(ascii: "\n"))
-        if !had { bytes.append(UInt8(ascii: "\n")) }
-        indent()
+        if pretty {
+            bytes.append(UInt8(ascii: "\n"))
+            if !had { bytes.append(UInt8(ascii: "\n")) }
+            indent()
+        }
         bytes.append(bracket)
     }
 
     private mutating func member() {
+        if bytes.count >= chunkSize { flush() }
         if hasMember[hasMember.count - 1] { bytes.append(UInt8(ascii: ",")) }
         hasMember[hasMember.count - 1] = true
+        guard pretty else { return }
         bytes.append(UInt8(ascii: "\n"))
         indent()
     }
 
     private mutating func indent() {
-        for _ in 0..<depth { bytes += [0x20, 0x20] }
+        for _ in 0..<depth { bytes.append(contentsOf: "  ".utf8) }
     }
 
     // MARK: Scalars
 
-    mutating func null() { bytes += Array("null".utf8) }
-    mutating func bool(_ value: Bool) { bytes += Array((value ? "true" : "false").utf8) }
-    mutating func int(_ value: Int) { bytes += Array(String(value).utf8) }
+    mutating func null() { bytes.append(contentsOf: "null".utf8) }
+    mutating func bool(_ value: Bool) { bytes.append(contentsOf: value ? "true".utf8 : "false".utf8) }
+    mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
 
     mutating func string(_ text: String) {
         bytes.append(UInt8(ascii: "\""))
+        var text = text
+        let plain = text.withUTF8 { utf8 in
+            // Most strings need no escape: copied at once.
+            guard !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) else { return false }
+            bytes.append(contentsOf: utf8)
+            return true
+        }
+        if plain {
+            bytes.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): bytes += [0x5C, 0x22]
@@ -265,5 +312,19 @@ extension PlanJSONWriter {
             w.field("replaces", invitation.replaces)
             w.field("user", invitation.user)
         }
+    }
+}
+
+extension Change {
+    /// This change as the audit log stores it: the plan's fields, compact, keys sorted.
+    public var compactJSON: String {
+        PlanJSONWriter.compact { $0.write(self) }
+    }
+}
+
+extension InvitationPlan {
+    /// This invitation compact, keys sorted, as the store keeps its details.
+    public var compactJSON: String {
+        PlanJSONWriter.compact { $0.write(self) }
     }
 }

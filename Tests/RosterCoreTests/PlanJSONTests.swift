@@ -52,6 +52,29 @@ final class PlanJSONTests: XCTestCase {
         XCTAssertEqual(String(decoding: try empty.jsonData(), as: UTF8.self), try encoderJSON(empty))
     }
 
+    /// The audit log's compact form of each change, and an invitation's details, are what
+    /// JSONEncoder writes with sorted keys.
+    func testCompactSameBytesAsJSONEncoder() throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for change in samplePlan().changes {
+            XCTAssertEqual(change.compactJSON, String(decoding: try encoder.encode(change), as: UTF8.self))
+            if let invitation = change.invitation {
+                XCTAssertEqual(invitation.compactJSON, String(decoding: try encoder.encode(invitation), as: UTF8.self))
+            }
+        }
+    }
+
+    /// Streamed in small chunks, the bytes are the same, and every chunk is whole UTF-8.
+    func testStreamedInChunksIsTheSameDocument() throws {
+        let plan = samplePlan()
+        var chunks: [[UInt8]] = []
+        plan.writeJSON(chunkSize: 64) { chunks.append($0) }
+        XCTAssertGreaterThan(chunks.count, 10)
+        XCTAssertEqual(Data(chunks.joined()), plan.jsonData())
+        for chunk in chunks { XCTAssertNotNil(String(validatingUTF8: chunk.map { CChar(bitPattern: $0) } + [0])) }
+    }
+
     func testReadsBack() throws {
         let plan = samplePlan()
         XCTAssertEqual(try Plan.read(json: plan.jsonData()), plan)
