@@ -50,16 +50,3 @@ func constantTimeEquals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
     for index in 0..<a.count { difference |= a[index] ^ b[index] }
     return difference == 0
 }
-
-/// Changes as JSON for the audit log: compact, keys sorted; one encoder per apply.
-struct AuditEncoder {
-    private let encoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
-    func json(_ change: Change) throws -> String {
-        String(decoding: try encoder.encode(change), as: UTF8.self)
-    }
-}

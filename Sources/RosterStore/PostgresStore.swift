@@ -347,6 +347,7 @@ public final class PostgresStore: SQLStore {
 
 /// The store's connection behind `SQLSession`.
 struct PostgresSession: SQLSession {
+    var isPostgres: Bool { true }
     unowned let store: PostgresStore
 
     @discardableResult

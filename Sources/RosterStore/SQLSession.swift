@@ -51,6 +51,9 @@ public protocol SQLSession {
 
     /// Runs one query and hands each row to `body`, in order.
     func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws
+
+    /// Whether this is PostgreSQL, for the few statements only it has (sequences).
+    var isPostgres: Bool { get }
 }
 
 extension SQLSession {

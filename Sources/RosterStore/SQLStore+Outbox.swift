@@ -13,8 +13,10 @@ extension SQLStore {
                 arguments.append(dueBy.timeIntervalSince1970)
             }
             if let after, let created = try db.text("SELECT created_at FROM outbox WHERE id = ?", [after]) {
-                conditions.append("(o.created_at > ? OR (o.created_at = ? AND o.id > ?))")
-                arguments += [created, created, after]
+                // A row value, which both backends match against the (status, created_at, id) index:
+                // each page starts where the last ended instead of scanning past it.
+                conditions.append("(o.created_at, o.id) > (?, ?)")
+                arguments += [created, after]
             }
             arguments.append(limit)
             var rows: [PendingRow] = []

@@ -41,6 +41,12 @@ public final class SQLiteStore: SQLStore {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
+            // A large apply touches index pages all over: with the default 2 MiB page cache they
+            // are read back from the WAL again and again. The cache grows only as far as a
+            // transaction needs it. Statement journals (each multi-row insert has one) are kept
+            // in memory rather than written to a temporary file page by page.
+            try db.execute(sql: "PRAGMA cache_size = -131072")
+            try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         // Two processes opening a new file at once would both see it unmigrated (and race to
         // switch it to WAL); opening and migrating run under an exclusive lock, so the second
@@ -142,6 +148,7 @@ public final class SQLiteStore: SQLStore {
 /// GRDB behind `SQLSession`: statements are compiled once per connection and reused.
 struct SQLiteSession: SQLSession {
     let db: Database
+    var isPostgres: Bool { false }
 
     @discardableResult
     func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {

@@ -13,11 +13,11 @@ extension SQLStore {
             guard !plan.changes.isEmpty else { return ApplyOutcome(serial: info.serial, applied: 0, messages: 0) }
             var writer = StoreWriter(db: db, context: context, serial: info.serial + 1)
             try writer.loadChainHead()
-            let encoder = AuditEncoder()
+            try writer.loadUserIDs(plan.userKeys)
             for change in plan.changes {
                 try writer.apply(change)
                 try writer.audit(action: .change(change.action), type: change.type, id: change.id,
-                                 change: try encoder.json(change), userKey: change.userKey)
+                                 change: change.compactJSON, userKey: change.userKey)
             }
             try writer.finish()
             try db.execute("UPDATE meta SET value = ? WHERE key = 'serial'", [String(info.serial + 1)])
@@ -27,6 +27,13 @@ extension SQLStore {
 }
 
 /// Writes one plan's changes inside an open transaction, on either backend.
+///
+/// New rows are gathered per table and written in multi-row statements (`InsertBatches`);
+/// any other statement first writes what is gathered, so every statement sees the rows of
+/// the changes before it. A user the plan creates gets its id here (one more than the largest,
+/// under the writer lock), and the ids of the users the plan names are read once up front, so
+/// no row needs a lookup of its own: a first apply of 440,000 changes makes a few thousand
+/// statements, not a million round trips.
 struct StoreWriter {
     let db: any SQLSession
     let context: ApplyContext
@@ -36,6 +43,13 @@ struct StoreWriter {
     private var chainHead = AuditChain.genesis
     /// The last audit `seq`: records are numbered here, one more each, under the writer lock.
     private var sequence = 0
+    private var batches = InsertBatches()
+    /// Users' ids by email key, as far as known; a key not here is looked up.
+    private var userIDs: [String: Int64] = [:]
+    /// Keys known to name no user (a revoked invitation's id, say).
+    private var missingUsers: Set<String> = []
+    /// The id the next created user gets; nil until a user is created.
+    private var nextUserID: Int64?
 
     init(db: any SQLSession, context: ApplyContext, serial: Int) {
         self.db = db
@@ -44,12 +58,17 @@ struct StoreWriter {
         self.now = Timestamp.string(context.now)
     }
 
-    /// Runs one statement; returns how many rows it changed. SQLite compiles each distinct
-    /// statement once and reuses it (a first apply runs hundreds of thousands); PostgreSQL
-    /// sends each with its arguments, one round trip each.
+    /// Runs one statement after writing the gathered rows; returns how many rows it changed.
     @discardableResult
-    func run(sql: String, arguments: SQLArguments = []) throws -> Int {
-        try db.execute(sql, arguments)
+    mutating func run(sql: String, arguments: SQLArguments = []) throws -> Int {
+        try batches.flush(db)
+        return try db.execute(sql, arguments)
+    }
+
+    /// The first column of the first row of a query, after writing the gathered rows.
+    mutating func integer(_ sql: String, _ arguments: SQLArguments) throws -> Int64? {
+        try batches.flush(db)
+        return try db.integer(sql, arguments)
     }
 
     mutating func loadChainHead() throws {
@@ -60,6 +79,19 @@ struct StoreWriter {
         chainHead = last?.1 ?? AuditChain.genesis
     }
 
+    /// Reads the ids of the users named by `keys` (those that exist), 500 keys a query.
+    mutating func loadUserIDs(_ keys: Set<String>) throws {
+        let sorted = keys.sorted()
+        for start in stride(from: 0, to: sorted.count, by: 500) {
+            let part = Array(sorted[start..<min(sorted.count, start + 500)])
+            let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
+            try db.forEachRow("SELECT email_key, id FROM users WHERE email_key IN (\(marks))", part) { row in
+                userIDs[try row.text(0)] = try row.integer(1)
+            }
+            missingUsers.formUnion(part.filter { userIDs[$0] == nil })
+        }
+    }
+
     /// Appends one audit record chained to the previous one; `userKey` ties it to a user's
     /// identity, so the user's history survives a rename.
     mutating func audit(action: AuditAction, type: EntityType, id: String, change: String, userKey: String?) throws {
@@ -67,23 +99,47 @@ struct StoreWriter {
                                    commit: context.commit, action: action.rawValue, entityType: type.rawValue,
                                    entityID: id, change: change)
         sequence += 1
-        try run(sql: """
-            INSERT INTO audit (seq, serial, at, actor, git_commit, action, entity_type, entity_id, change, prev_hash, hash, user_id)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, (SELECT id FROM users WHERE email_key = ?))
-            """, arguments: [sequence, serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
-                             chainHead, hash, userKey])
+        let user = try userKey.flatMap { try existingUserID($0) }
+        batches.add(.audit, [sequence, serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
+                             chainHead, hash, user])
         chainHead = hash
+        try batches.flushWhenFull(db)
     }
 
-    /// Records the chain's last hash in the same transaction, so a log cut short is detected too.
-    func finish() throws {
+    /// Writes what is gathered, and records the chain's last hash in the same transaction, so a
+    /// log cut short is detected too.
+    mutating func finish() throws {
         try run(sql: "UPDATE meta SET value = ? WHERE key = 'audit_head'", arguments: [chainHead])
+        if let nextUserID, db.isPostgres {
+            // Ids are given here, not by the identity column: keep its sequence past them.
+            _ = try db.integer("SELECT setval(pg_get_serial_sequence('users', 'id'), ?)", [nextUserID - 1])
+        }
     }
 
-    func userID(_ key: String) throws -> Int64 {
-        guard let id = try db.integer("SELECT id FROM users WHERE email_key = ?", [key]) else {
-            throw StoreError.inconsistent(.userMissing(email: key))
+    /// The id of the user `key` names; the store is inconsistent when there is none.
+    mutating func userID(_ key: String) throws -> Int64 {
+        guard let id = try existingUserID(key) else { throw StoreError.inconsistent(.userMissing(email: key)) }
+        return id
+    }
+
+    /// The id of the user `key` names, nil when there is none.
+    mutating func existingUserID(_ key: String) throws -> Int64? {
+        if let id = userIDs[key] { return id }
+        if missingUsers.contains(key) { return nil }
+        guard let id = try integer("SELECT id FROM users WHERE email_key = ?", [key]) else {
+            missingUsers.insert(key)
+            return nil
         }
+        userIDs[key] = id
+        return id
+    }
+
+    /// An id for a user the plan creates.
+    private mutating func newUserID(_ key: String) throws -> Int64 {
+        let id = try nextUserID ?? (integer("SELECT COALESCE(MAX(id), 0) FROM users", []) ?? 0) + 1
+        nextUserID = id + 1
+        userIDs[key] = id
+        missingUsers.remove(key)
         return id
     }
 
@@ -94,22 +150,11 @@ struct StoreWriter {
         case .user(let user)?:
             try applyUser(change, user)
         case .customer(let customer)?:
-            try run(sql: """
-                INSERT INTO customers (id, name, owner_id, active, applied, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner_id = excluded.owner_id,
-                    active = excluded.active, applied = excluded.applied, updated_at = excluded.updated_at
-                """, arguments: [customer.id, customer.name, try userID(customer.owner), customer.active,
-                                 Fingerprint.customer(customer), now, now])
+            batches.add(.customers, [customer.id, customer.name, try userID(customer.owner), customer.active,
+                                     Fingerprint.customer(customer), now, now])
         case .account(let account)?:
-            try run(sql: """
-                INSERT INTO accounts (id, customer_id, name, service, owner_id, active, applied, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-                ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, name = excluded.name,
-                    service = excluded.service, owner_id = excluded.owner_id, active = excluded.active,
-                    applied = excluded.applied, updated_at = excluded.updated_at
-                """, arguments: [account.id, account.customer, account.name, account.service, try userID(account.owner),
-                                 account.active, Fingerprint.account(account), now, now])
+            batches.add(.accounts, [account.id, account.customer, account.name, account.service, try userID(account.owner),
+                                    account.active, Fingerprint.account(account), now, now])
         case .membership(let membership)?:
             try applyMembership(change, membership)
         case nil:
@@ -117,37 +162,32 @@ struct StoreWriter {
         }
     }
 
-    private func applyRole(_ change: Change, _ role: RoleState) throws {
+    private mutating func applyRole(_ change: Change, _ role: RoleState) throws {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let permissions = String(decoding: try encoder.encode(role.permissions), as: UTF8.self)
-        try run(sql: """
-            INSERT INTO roles (id, name, description, permissions, active, applied, created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description,
-                permissions = excluded.permissions, active = excluded.active, applied = excluded.applied,
-                updated_at = excluded.updated_at
-            """, arguments: [role.id, role.name, role.description, permissions, role.active, Fingerprint.role(role), now, now])
+        batches.add(.roles, [role.id, role.name, role.description, permissions, role.active, Fingerprint.role(role), now, now])
     }
 
     private mutating func applyUser(_ change: Change, _ user: UserState) throws {
         let changed: Int
         switch change.action {
         case .invite:
-            changed = try run(sql: """
-                INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [user.key, user.email, user.name, UserStatus.invited.rawValue, Fingerprint.user(user), now, now])
+            batches.add(.users, [try newUserID(user.key), user.key, user.email, user.name, UserStatus.invited.rawValue,
+                                 Fingerprint.user(user), now, now, nil])
+            changed = 1
         case .adopt:
             // Already on the platform: active, as if it had accepted (a later reactivation keeps it active).
-            changed = try run(sql: """
-                INSERT INTO users (email_key, email, name, status, applied, created_at, updated_at, accepted_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [user.key, user.email, user.name, UserStatus.active.rawValue, Fingerprint.user(user), now, now, now])
+            batches.add(.users, [try newUserID(user.key), user.key, user.email, user.name, UserStatus.active.rawValue,
+                                 Fingerprint.user(user), now, now, now])
+            changed = 1
         case .rename:
             guard case .user(let old)? = change.before else { throw StoreError.inconsistent(.renameWithoutPreviousUser) }
             changed = try run(sql: "UPDATE users SET email_key = ?, email = ?, applied = ?, updated_at = ? WHERE email_key = ?",
                               arguments: [user.key, user.email, Fingerprint.user(user), now, old.key])
+            if let id = userIDs.removeValue(forKey: old.key) { userIDs[user.key] = id }
+            missingUsers.insert(old.key)
+            missingUsers.remove(user.key)
         case .deactivate:
             changed = try run(sql: """
                 UPDATE users SET status = ?, applied = ?, deactivated_at = ?, updated_at = ? WHERE email_key = ?
@@ -169,16 +209,13 @@ struct StoreWriter {
         }
     }
 
-    private func applyMembership(_ change: Change, _ membership: MembershipState) throws {
+    private mutating func applyMembership(_ change: Change, _ membership: MembershipState) throws {
         let user = try userID(membership.key.user)
         let scope = membership.key.scope
         switch change.action {
         case .grant:
-            try run(sql: """
-                INSERT INTO memberships (user_id, scope_kind, scope_id, roles, expires, applied, started_at)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
-                """, arguments: [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
-                                 membership.expires, Fingerprint.membership(membership), now])
+            batches.add(.memberships, [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
+                                       membership.expires, Fingerprint.membership(membership), now])
         case .revoke:
             let changed = try run(sql: """
                 UPDATE memberships SET ended_at = ?, end_reason = ?
@@ -201,7 +238,7 @@ struct StoreWriter {
             guard let invitation = change.invitation, let replaces = invitation.replaces else {
                 throw StoreError.inconsistent(.reissueNamesNoInvitation(change: change.id))
             }
-            let count = try db.integer("""
+            let count = try integer("""
                 SELECT reissue_count FROM invitations WHERE id = ? AND accepted_at IS NULL AND revoked_at IS NULL
                 """, [replaces]).map(Int.init)
             guard let count else { throw StoreError.inconsistent(.invitationNotPending(id: replaces)) }
@@ -215,7 +252,7 @@ struct StoreWriter {
     }
 
     /// Revokes the user's pending invitations and erases their undelivered messages.
-    func revokeInvitations(userKey: String) throws {
+    mutating func revokeInvitations(userKey: String) throws {
         let user = try userID(userKey)
         try run(sql: """
             UPDATE outbox SET message = NULL, token = NULL, status = 'revoked', last_error = 'invitation revoked'
@@ -234,18 +271,34 @@ struct StoreWriter {
         let id = hex(context.random.bytes(16))
         let token = base64URL(context.random.bytes(32))
         let expires = context.now.addingTimeInterval(TimeInterval(context.invitations.ttl))
-        let details = String(decoding: try JSONEncoder().encode(invitation), as: UTF8.self)
-        try run(sql: """
-            INSERT INTO invitations (id, user_id, token_hash, details, inviter, issued_at, expires_at, expires_epoch, reissue_count)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, arguments: [id, user, tokenHash(token), details, invitation.inviter, now, Timestamp.string(expires),
-                             expires.timeIntervalSince1970, reissueCount])
+        batches.add(.invitations, [id, user, tokenHash(token), invitation.compactJSON, invitation.inviter, now,
+                                   Timestamp.string(expires), expires.timeIntervalSince1970, reissueCount])
         // The mail is composed when it is sent; until then the outbox holds the token alone.
-        try run(sql: """
-            INSERT INTO outbox (id, invitation_id, recipient, token, created_at, status) VALUES (?, ?, ?, ?, ?, 'pending')
-            """, arguments: [OutboundInvitation.messageID(invitationID: id), id, invitation.email, token, now])
+        batches.add(.outbox, [OutboundInvitation.messageID(invitationID: id), id, invitation.email, token, now, "pending"])
         messages += 1
         return id
+    }
+}
+
+extension Plan {
+    /// Every user the changes name by key: the users themselves, owners, members, invitees and
+    /// inviters (a key that names no user is harmless).
+    var userKeys: Set<String> {
+        var keys: Set<String> = []
+        for change in changes {
+            if let key = change.userKey { keys.insert(key) }
+            for value in [change.before, change.after] {
+                switch value {
+                case .user(let user)?: keys.insert(user.key)
+                case .customer(let customer)?: keys.insert(customer.owner)
+                case .account(let account)?: keys.insert(account.owner)
+                case .membership(let membership)?: keys.insert(membership.key.user)
+                default: break
+                }
+            }
+            if let invitation = change.invitation { keys.insert(invitation.user) }
+        }
+        return keys
     }
 }
 

@@ -1,0 +1,103 @@
+import Foundation
+
+/// New rows gathered per table during an apply, written in multi-row `INSERT … VALUES`
+/// statements. Tables are written in the order their references need (users before the
+/// customers they own, invitations before their messages); rows of one table keep their order.
+struct InsertBatches {
+    enum Table: Int, CaseIterable {
+        case roles, users, customers, accounts, memberships, invitations, outbox, audit
+
+        var name: String {
+            switch self {
+            case .roles: "roles"
+            case .users: "users"
+            case .customers: "customers"
+            case .accounts: "accounts"
+            case .memberships: "memberships"
+            case .invitations: "invitations"
+            case .outbox: "outbox"
+            case .audit: "audit"
+            }
+        }
+
+        var columns: [String] {
+            switch self {
+            case .roles: ["id", "name", "description", "permissions", "active", "applied", "created_at", "updated_at"]
+            case .users: ["id", "email_key", "email", "name", "status", "applied", "created_at", "updated_at", "accepted_at"]
+            case .customers: ["id", "name", "owner_id", "active", "applied", "created_at", "updated_at"]
+            case .accounts: ["id", "customer_id", "name", "service", "owner_id", "active", "applied", "created_at", "updated_at"]
+            case .memberships: ["user_id", "scope_kind", "scope_id", "roles", "expires", "applied", "started_at"]
+            case .invitations: ["id", "user_id", "token_hash", "details", "inviter", "issued_at", "expires_at", "expires_epoch",
+                                "reissue_count"]
+            case .outbox: ["id", "invitation_id", "recipient", "token", "created_at", "status"]
+            case .audit: ["seq", "serial", "at", "actor", "git_commit", "action", "entity_type", "entity_id", "change",
+                          "prev_hash", "hash", "user_id"]
+            }
+        }
+
+        /// Roles, customers and accounts are written whether new or changed: an upsert.
+        var onConflict: String {
+            switch self {
+            case .roles:
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, "
+                    + "permissions = excluded.permissions, active = excluded.active, applied = excluded.applied, "
+                    + "updated_at = excluded.updated_at"
+            case .customers:
+                " ON CONFLICT (id) DO UPDATE SET name = excluded.name, owner_id = excluded.owner_id, "
+                    + "active = excluded.active, applied = excluded.applied, updated_at = excluded.updated_at"
+            case .accounts:
+                " ON CONFLICT (id) DO UPDATE SET customer_id = excluded.customer_id, name = excluded.name, "
+                    + "service = excluded.service, owner_id = excluded.owner_id, active = excluded.active, "
+                    + "applied = excluded.applied, updated_at = excluded.updated_at"
+            default: ""
+            }
+        }
+    }
+
+    /// Rows gathered before they are written (a few megabytes at most).
+    static let limit = 4000
+
+    private var rows: [[SQLArguments]] = Array(repeating: [], count: Table.allCases.count)
+    private var count = 0
+
+    mutating func add(_ table: Table, _ row: SQLArguments) {
+        rows[table.rawValue].append(row)
+        count += 1
+    }
+
+    mutating func flushWhenFull(_ db: any SQLSession) throws {
+        if count >= Self.limit { try flush(db) }
+    }
+
+    /// Writes every gathered row, table by table.
+    mutating func flush(_ db: any SQLSession) throws {
+        guard count > 0 else { return }
+        for table in Table.allCases where !rows[table.rawValue].isEmpty {
+            try db.insert(into: table.name, columns: table.columns, rows: rows[table.rawValue], suffix: table.onConflict)
+            rows[table.rawValue].removeAll(keepingCapacity: true)
+        }
+        count = 0
+    }
+}
+
+extension SQLSession {
+    /// Inserts `rows` in multi-row statements of up to 512 rows (fewer for wide tables, within
+    /// both backends' parameter limits). The rest after whole statements is written in
+    /// power-of-two parts, so only a few distinct statements are ever prepared.
+    func insert(into table: String, columns: [String], rows: [SQLArguments], suffix: String = "") throws {
+        let most = max(1, min(512, 16_000 / columns.count))
+        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
+        let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
+        var start = 0
+        while start < rows.count {
+            let left = rows.count - start
+            let size = left >= most ? most : 1 << (Int.bitWidth - 1 - left.leadingZeroBitCount)
+            let statement = head + Array(repeating: placeholders, count: size).joined(separator: ", ") + suffix
+            var arguments: SQLArguments = []
+            arguments.reserveCapacity(size * columns.count)
+            for row in rows[start..<start + size] { arguments += row }
+            try execute(statement, arguments)
+            start += size
+        }
+    }
+}
