@@ -58,9 +58,17 @@ struct InsertBatches {
     static let limit = 4000
 
     private var rows: [[SQLArguments]] = Array(repeating: [], count: Table.allCases.count)
+    /// The ids gathered for each upserted table: PostgreSQL refuses a statement that changes
+    /// one row twice, so a second change of the same id first writes what is gathered.
+    private var upserted: [Set<String>] = Array(repeating: [], count: Table.allCases.count)
     private var count = 0
 
-    mutating func add(_ table: Table, _ row: SQLArguments) {
+    /// Gathers one row; its first value is the row's id.
+    mutating func add(_ table: Table, _ row: SQLArguments, _ db: any SQLSession) throws {
+        if !table.onConflict.isEmpty, let id = row.first.flatMap({ $0 as? String }) {
+            if upserted[table.rawValue].contains(id) { try flush(db) }
+            upserted[table.rawValue].insert(id)
+        }
         rows[table.rawValue].append(row)
         count += 1
     }
@@ -75,6 +83,7 @@ struct InsertBatches {
         for table in Table.allCases where !rows[table.rawValue].isEmpty {
             try db.insert(into: table.name, columns: table.columns, rows: rows[table.rawValue], suffix: table.onConflict)
             rows[table.rawValue].removeAll(keepingCapacity: true)
+            upserted[table.rawValue].removeAll(keepingCapacity: true)
         }
         count = 0
     }

@@ -100,8 +100,8 @@ struct StoreWriter {
                                    entityID: id, change: change)
         sequence += 1
         let user = try userKey.flatMap { try existingUserID($0) }
-        batches.add(.audit, [sequence, serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
-                             chainHead, hash, user])
+        try batches.add(.audit, [sequence, serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
+                             chainHead, hash, user], db)
         chainHead = hash
         try batches.flushWhenFull(db)
     }
@@ -150,11 +150,11 @@ struct StoreWriter {
         case .user(let user)?:
             try applyUser(change, user)
         case .customer(let customer)?:
-            batches.add(.customers, [customer.id, customer.name, try userID(customer.owner), customer.active,
-                                     Fingerprint.customer(customer), now, now])
+            try batches.add(.customers, [customer.id, customer.name, try userID(customer.owner), customer.active,
+                                     Fingerprint.customer(customer), now, now], db)
         case .account(let account)?:
-            batches.add(.accounts, [account.id, account.customer, account.name, account.service, try userID(account.owner),
-                                    account.active, Fingerprint.account(account), now, now])
+            try batches.add(.accounts, [account.id, account.customer, account.name, account.service, try userID(account.owner),
+                                    account.active, Fingerprint.account(account), now, now], db)
         case .membership(let membership)?:
             try applyMembership(change, membership)
         case nil:
@@ -166,20 +166,20 @@ struct StoreWriter {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         let permissions = String(decoding: try encoder.encode(role.permissions), as: UTF8.self)
-        batches.add(.roles, [role.id, role.name, role.description, permissions, role.active, Fingerprint.role(role), now, now])
+        try batches.add(.roles, [role.id, role.name, role.description, permissions, role.active, Fingerprint.role(role), now, now], db)
     }
 
     private mutating func applyUser(_ change: Change, _ user: UserState) throws {
         let changed: Int
         switch change.action {
         case .invite:
-            batches.add(.users, [try newUserID(user.key), user.key, user.email, user.name, UserStatus.invited.rawValue,
-                                 Fingerprint.user(user), now, now, nil])
+            try batches.add(.users, [try newUserID(user.key), user.key, user.email, user.name, UserStatus.invited.rawValue,
+                                 Fingerprint.user(user), now, now, nil], db)
             changed = 1
         case .adopt:
             // Already on the platform: active, as if it had accepted (a later reactivation keeps it active).
-            batches.add(.users, [try newUserID(user.key), user.key, user.email, user.name, UserStatus.active.rawValue,
-                                 Fingerprint.user(user), now, now, now])
+            try batches.add(.users, [try newUserID(user.key), user.key, user.email, user.name, UserStatus.active.rawValue,
+                                 Fingerprint.user(user), now, now, now], db)
             changed = 1
         case .rename:
             guard case .user(let old)? = change.before else { throw StoreError.inconsistent(.renameWithoutPreviousUser) }
@@ -214,8 +214,8 @@ struct StoreWriter {
         let scope = membership.key.scope
         switch change.action {
         case .grant:
-            batches.add(.memberships, [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
-                                       membership.expires, Fingerprint.membership(membership), now])
+            try batches.add(.memberships, [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
+                                       membership.expires, Fingerprint.membership(membership), now], db)
         case .revoke:
             let changed = try run(sql: """
                 UPDATE memberships SET ended_at = ?, end_reason = ?
@@ -271,10 +271,10 @@ struct StoreWriter {
         let id = hex(context.random.bytes(16))
         let token = base64URL(context.random.bytes(32))
         let expires = context.now.addingTimeInterval(TimeInterval(context.invitations.ttl))
-        batches.add(.invitations, [id, user, tokenHash(token), invitation.compactJSON, invitation.inviter, now,
-                                   Timestamp.string(expires), expires.timeIntervalSince1970, reissueCount])
+        try batches.add(.invitations, [id, user, tokenHash(token), invitation.compactJSON, invitation.inviter, now,
+                                   Timestamp.string(expires), expires.timeIntervalSince1970, reissueCount], db)
         // The mail is composed when it is sent; until then the outbox holds the token alone.
-        batches.add(.outbox, [OutboundInvitation.messageID(invitationID: id), id, invitation.email, token, now, "pending"])
+        try batches.add(.outbox, [OutboundInvitation.messageID(invitationID: id), id, invitation.email, token, now, "pending"], db)
         messages += 1
         return id
     }
