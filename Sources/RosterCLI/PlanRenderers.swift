@@ -42,16 +42,41 @@ struct TextPlanRenderer: PlanRenderer {
     var command = "roster plan"
 
     func render(_ plan: Plan) -> String {
-        var sections: [String] = []
+        var text = ""
+        render(plan) { text += $0 }
+        return text
+    }
+
+    /// Streamed a mebibyte at a time: a first plan of a large directory is 60 MB of text.
+    func write(_ plan: Plan, to out: TextSink) {
+        var buffer = ""
+        render(plan) { piece in
+            buffer += piece
+            if buffer.utf8.count >= 1 << 20 {
+                out.write(buffer)
+                buffer = ""
+            }
+        }
+        out.write(buffer)
+    }
+
+    /// Hands the text to `emit` piece by piece: sections separated by a blank line.
+    private func render(_ plan: Plan, _ emit: (String) -> Void) {
+        var started = false
+        func section(_ text: String) {
+            if started { emit("\n") }
+            started = true
+            emit(text)
+        }
         let blocked = plan.blockedRails
         if !blocked.isEmpty {
-            sections.append(blocked.map { rail in
+            section(blocked.map { rail in
                 "\(paint("BLOCKED", .high)) \(rail.rail.rawValue): \(PlanText.visible(rail.message)); "
                     + "apply needs --allow \(rail.rail.rawValue)\n"
             }.joined())
         }
         if !plan.warnings.isEmpty {
-            sections.append(plan.warnings.map { "\(paint("warning:", .change)) \(PlanText.visible($0))\n" }.joined())
+            section(plan.warnings.map { "\(paint("warning:", .change)) \(PlanText.visible($0))\n" }.joined())
         }
         var customer: String?
         for group in PlanGroup.groups(of: plan) {
@@ -72,18 +97,17 @@ struct TextPlanRenderer: PlanRenderer {
                 text += indent + ChangeLine(change).text(paint) + "\n"
             }
             // A blank line between customers; a customer's accounts stay together.
-            if group.customer != nil && group.customer == customer, let last = sections.indices.last {
-                sections[last] += text
+            if group.customer != nil && group.customer == customer {
+                emit(text)
             } else {
-                sections.append(text)
+                section(text)
             }
             customer = group.customer
         }
         if !plan.accessDelta.isEmpty {
-            sections.append(access(plan.accessDelta))
+            section(access(plan.accessDelta))
         }
-        sections.append(plan.summary.line + "\n")
-        return sections.joined(separator: "\n")
+        section(plan.summary.line + "\n")
     }
 
     private func access(_ delta: [AccessChange]) -> String {
