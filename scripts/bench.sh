@@ -18,6 +18,7 @@
 # into .build-bench/data-SCALE with scripts/gen-bench.py (kept between runs); build roster in
 # release; time each command best-of-3 with /usr/bin/time; print seconds, the CPU seconds of
 # that run (user + system, over all cores: plan uses two), peak RSS and the ratio to the floor.
+# RUNS=N changes how many runs each repeatable figure takes (default 3).
 # SKIP_ROSTER=1 measures the floor alone; ROSTER_BIN=PATH measures that binary instead of
 # building one.
 set -Eeuo pipefail
@@ -41,7 +42,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 OUT=.build-bench
 DATA="$OUT/data-$SCALE"
 FLOOR="$OUT/yaml-floor"
-RUNS=3
+RUNS="${RUNS:-3}"
 STEP="start"
 
 step() {
