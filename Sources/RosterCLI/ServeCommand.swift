@@ -73,7 +73,7 @@ struct ServeCommand: ParsableCommand, RosterRunnable {
         // Opened once here for what other commands say of a store (new and empty, readable by
         // others); the server's own instance is opened on its store queue.
         _ = try options.openStore(config: config, root: root, environment)
-        let worker = StoreWorker { () throws(RosterError) in try locator.open(config: config, root: root).store }
+        let worker = StoreWorker { () throws(RosterError) in try locator.openShared(config: config, root: root) }
         let stderr = environment.stderr
         var logger = Logger(label: "roster.serve") { label in StreamLogHandler.standardError(label: label) }
         logger.logLevel = .info
@@ -84,6 +84,7 @@ struct ServeCommand: ParsableCommand, RosterRunnable {
                     stderr.write("roster serve: listening on http://\(address.host.contains(":") ? "[\(address.host)]" : address.host):\(port)\n")
                 }
                 try await app.runService()
+                await worker.shutdown()
                 return nil
             } catch let error as RosterError {
                 return error
