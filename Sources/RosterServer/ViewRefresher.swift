@@ -56,13 +56,12 @@ public actor ViewRefresher: Service {
 
     public func run() async throws {
         await withGracefulShutdownHandler {
-            while !Task.isCancelled && !state.shuttingDown {
-                do {
+            // The wait between checks ends at shutdown too, not a whole interval later.
+            try? await cancelWhenGracefulShutdown { [interval] in
+                while !Task.isCancelled {
                     try await Task.sleep(for: interval)
-                } catch {
-                    return
+                    await self.refresh()
                 }
-                await refresh()
             }
         } onGracefulShutdown: { [state] in
             state.beginShutdown()
