@@ -81,16 +81,20 @@ struct BearerAuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .get && request.uri.path == "/healthz" { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.count > 7,
-              header.prefix(7).lowercased() == "bearer " else {
+        guard let header = request.headers[.authorization] else { throw Self.unauthorized }
+        let bytes = header.utf8
+        // `Bearer ` in any case, without making a lower-cased copy of the header.
+        guard bytes.count > 7, zip(bytes.prefix(7), Self.scheme).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) else {
             throw Self.unauthorized
         }
-        let presented = Array(header.utf8.dropFirst(7))
+        let presented = Array(bytes.dropFirst(7))
         var matched = false
         for token in tokens { matched = Self.constantTimeEqual(presented, token) || matched }
         guard matched else { throw Self.unauthorized }
         return try await next(request, context)
     }
+
+    private static let scheme = Array("bearer ".utf8)
 
     static let unauthorized = APIError(.unauthorized, "unauthorized", "send 'Authorization: Bearer TOKEN' with a token of serve.tokensEnv")
 
