@@ -59,8 +59,8 @@ public final class ServeApplication: Sendable {
     }
 
     /// Makes NIO's event loops Swift Concurrency's global executor, so a request's handler runs
-    /// on the event loop that read it instead of hopping to the cooperative pool and back (a
-    /// third of the time of an evaluation went to those hops and their context switches). Call
+    /// on the event loop that read it instead of hopping to the cooperative pool and back (those
+    /// hops and their context switches were the largest cost of an evaluation; BENCHMARKS.md). Call
     /// it once, from the main thread, before any task runs, and only in a process of roster's
     /// own (not in tests): nothing may block on the executor then, which is why every store call
     /// runs on threads of its own. False when it could not be installed.
