@@ -76,14 +76,30 @@ enum JSONBody {
 
     /// Decodes the request's body as `T`: 400 when it is not JSON of that shape or over `limit`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        try decode(T.self, from: Data(try await body(of: request).readableBytesView))
+    }
+
+    /// Reads the body with `read` (a strict reader of `T`, nil when it is not sure), asking
+    /// `JSONDecoder` for its verdict only when the reader gives none; errors are the decoder's.
+    static func read<T: Decodable>(_ type: T.Type, from request: Request,
+                                   with read: (UnsafeRawBufferPointer) -> T?) async throws -> T {
+        let buffer = try await body(of: request)
+        if let value = buffer.withUnsafeReadableBytes(read) { return value }
+        return try decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    /// The request's body, up to `limit` (400 past it).
+    static func body(of request: Request) async throws -> ByteBuffer {
         var request = request
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: limit)
+            return try await request.collectBody(upTo: limit)
         } catch {
             throw APIError.bodyTooLarge
         }
-        let data = Data(buffer.readableBytesView)
+    }
+
+    /// `data` decoded as `T` by `JSONDecoder`, its errors as 400 answers.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {

@@ -5,24 +5,24 @@ import RosterCore
 /// `{"type": "user", "id": EMAIL}`, action `{"name": "MODULE:ACTION"}`, resource
 /// `{"type": "customer" | "account", "id": ID}`. Unknown fields are ignored, as the spec says.
 enum AuthZEN {
-    struct Entity: Decodable, Sendable {
+    struct Entity: Codable, Sendable {
         var type: String?
         var id: String?
     }
 
-    struct Action: Decodable, Sendable {
+    struct Action: Codable, Sendable {
         var name: String?
     }
 
     /// One evaluation, or the defaults of a boxcar.
-    struct EvaluationRequest: Decodable, Sendable {
+    struct EvaluationRequest: Codable, Sendable {
         var subject: Entity?
         var action: Action?
         var resource: Entity?
     }
 
-    struct EvaluationsRequest: Decodable, Sendable {
-        struct Options: Decodable, Sendable {
+    struct EvaluationsRequest: Codable, Sendable {
+        struct Options: Codable, Sendable {
             var evaluations_semantic: String?
         }
         var subject: Entity?

@@ -93,7 +93,7 @@ public final class ServeApplication: Sendable {
             JSONBody.response(AuthZEN.Metadata(base: Self.baseURL(of: request)))
         }
         router.post("/access/v1/evaluation") { request, _ in
-            let body = try await JSONBody.decode(AuthZEN.EvaluationRequest.self, from: request)
+            let body = try await JSONBody.read(AuthZEN.EvaluationRequest.self, from: request, with: AuthZENReader.evaluation)
             let question = try AuthZEN.question(body)
             var out: [UInt8] = []
             out.reserveCapacity(256)
@@ -101,7 +101,7 @@ public final class ServeApplication: Sendable {
             return JSONBody.response(bytes: out)
         }
         router.post("/access/v1/evaluations") { request, _ in
-            let body = try await JSONBody.decode(AuthZEN.EvaluationsRequest.self, from: request)
+            let body = try await JSONBody.read(AuthZEN.EvaluationsRequest.self, from: request, with: AuthZENReader.evaluations)
             switch try AuthZEN.evaluations(body, in: try self.currentView()) {
             case .single(let decision):
                 var out: [UInt8] = []
