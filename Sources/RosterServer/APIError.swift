@@ -124,13 +124,16 @@ enum JSONBody {
         return response(data: data, status: status)
     }
 
+    /// `Content-Type: application/json`, built once: each answer shares it until it adds a field.
+    private static let headers: HTTPFields = [.contentType: "application/json"]
+
     static func response(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
+        Response(status: status, headers: headers,
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     static func response(data: Data, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
+        Response(status: status, headers: headers,
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
     }
 }

@@ -8,13 +8,16 @@ import RosterCore
 /// the accept rate limit).
 public struct ServeContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The peer's IP address; nil in Hummingbird's router tests, which have no socket.
-    public let clientAddress: String?
+    /// The peer's socket address, kept as it is: only an accept needs it as text.
+    private let peer: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        clientAddress = source.channel.remoteAddress?.ipAddress
+        peer = source.channel.remoteAddress
     }
+
+    /// The peer's IP address; nil in Hummingbird's router tests, which have no socket.
+    public var clientAddress: String? { peer?.ipAddress }
 
     /// Bodies are read by `JSONBody` with its own, smaller limit.
     public var maxUploadSize: Int { JSONBody.limit }

@@ -47,21 +47,11 @@ public final class BufferedLogWriter: @unchecked Sendable {
         write(bytes)
     }
 
-    fileprivate func append(level: Logger.Level, label: String, metadata: String, source: String, message: String) {
-        let urgent = level >= .warning
+    /// Appends one line: the timestamp, then `line` (the rest of it, newline included).
+    fileprivate func append(_ line: [UInt8], urgent: Bool) {
         let full: [UInt8]? = lock.withLock {
             buffer.append(contentsOf: timestamp().utf8)
-            buffer.append(UInt8(ascii: " "))
-            buffer.append(contentsOf: level.rawValue.utf8)
-            buffer.append(UInt8(ascii: " "))
-            buffer.append(contentsOf: label.utf8)
-            buffer.append(UInt8(ascii: ":"))
-            buffer.append(contentsOf: metadata.utf8)
-            buffer.append(contentsOf: " [".utf8)
-            buffer.append(contentsOf: source.utf8)
-            buffer.append(contentsOf: "] ".utf8)
-            buffer.append(contentsOf: message.utf8)
-            buffer.append(UInt8(ascii: "\n"))
+            buffer.append(contentsOf: line)
             guard urgent || buffer.count >= limit else { return nil }
             let taken = buffer
             buffer.removeAll(keepingCapacity: true)
@@ -107,15 +97,40 @@ public final class BufferedLogWriter: @unchecked Sendable {
             set { metadata[key] = newValue }
         }
 
+        /// The line after its timestamp, built outside the writer's lock: metadata sorted by
+        /// key (the event's over the logger's), without a merged dictionary or a text per pair.
         func log(event: LogEvent) {
-            var all = metadata
-            if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
-            if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
-            var text = ""
-            for (key, value) in all.sorted(by: { $0.key < $1.key }) {
-                text += " \(key)=\(value)"
+            var pairs: [(key: String, value: Logger.Metadata.Value)] = []
+            pairs.reserveCapacity(metadata.count + (event.metadata?.count ?? 0))
+            let explicit = event.metadata ?? [:]
+            let provided = metadataProvider?.get() ?? [:]
+            for (key, value) in metadata where explicit[key] == nil && provided[key] == nil { pairs.append((key, value)) }
+            for (key, value) in provided where explicit[key] == nil { pairs.append((key, value)) }
+            for (key, value) in explicit { pairs.append((key, value)) }
+            pairs.sort { $0.key < $1.key }
+            var line: [UInt8] = []
+            line.reserveCapacity(200)
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: event.level.rawValue.utf8)
+            line.append(UInt8(ascii: " "))
+            line.append(contentsOf: label.utf8)
+            line.append(UInt8(ascii: ":"))
+            for (key, value) in pairs {
+                line.append(UInt8(ascii: " "))
+                line.append(contentsOf: key.utf8)
+                line.append(UInt8(ascii: "="))
+                if case .string(let text) = value {
+                    line.append(contentsOf: text.utf8)
+                } else {
+                    line.append(contentsOf: value.description.utf8)
+                }
             }
-            writer.append(level: event.level, label: label, metadata: text, source: event.source, message: event.message.description)
+            line.append(contentsOf: " [".utf8)
+            line.append(contentsOf: event.source.utf8)
+            line.append(contentsOf: "] ".utf8)
+            line.append(contentsOf: event.message.description.utf8)
+            line.append(UInt8(ascii: "\n"))
+            writer.append(line, urgent: event.level >= .warning)
         }
     }
 }
