@@ -118,6 +118,9 @@ public final class ServerState: @unchecked Sendable {
     public var view: DirectoryView { lock.withLock { _view } }
     public var storeAnswers: Bool { lock.withLock { _storeAnswers } }
     public var shuttingDown: Bool { lock.withLock { _shuttingDown } }
+    /// The view while the store answers its checks, else nil: both under one lock, as every
+    /// evaluation asks.
+    var answeringView: DirectoryView? { lock.withLock { _storeAnswers ? _view : nil } }
 
     /// Swaps in `view` unless the current one is newer (two refreshes that overlap), and wakes
     /// the long polls it has news for.

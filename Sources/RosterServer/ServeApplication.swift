@@ -136,8 +136,8 @@ public final class ServeApplication: Sendable {
     /// The view, while the store answers its checks: answers from a view the store no longer
     /// confirms could grant what was revoked since, so they fail closed (503) instead.
     func currentView() throws -> DirectoryView {
-        guard state.storeAnswers else { throw APIError.storeUnavailable }
-        return state.view
+        guard let view = state.answeringView else { throw APIError.storeUnavailable }
+        return view
     }
 
     // MARK: Handlers
