@@ -8,8 +8,10 @@
 # does); build roster in release; apply it once to a SQLite store in .build-bench; write
 # 20,000 evaluation bodies drawn from the store (members' own scopes and permissions, so
 # about half permit, and random others that deny); start `roster serve` on a free loopback
-# port; run wrk (2 threads, 32 connections) and print its latency distribution, the
-# server's peak RSS and how many answers were not 200.
+# port; run wrk (1 thread, 16 connections: wrk needs a core of its own on a 2-core machine;
+# WRK_THREADS and WRK_CONNECTIONS change that) and print its latency distribution, the
+# server's peak RSS and how many answers were not 200. ROSTER_BIN runs a given build instead;
+# PERF_OUT=FILE records a call-graph profile of the server during the run (`perf report -i FILE`).
 set -Eeuo pipefail
 SCALE="${1:-1.0}"
 SECONDS_RUN="${2:-20}"
@@ -65,7 +67,14 @@ for _ in $(seq 1 600); do
 done
 [[ -n "$PORT" ]] || { echo "bench-serve.sh: the server did not start" >&2; cat "$LOG" >&2; exit 1; }
 echo "==> roster serve on port $PORT, $(grep -c . "$BODIES") bodies; RSS after load: $(ps -o rss= -p $SERVER) KiB" >&2
-BODIES="$BODIES" wrk -t2 -c32 -d"${SECONDS_RUN}s" --latency -s scripts/bench-serve.lua "http://127.0.0.1:$PORT"
+PERF=""
+if [[ -n "${PERF_OUT:-}" ]]; then
+    perf record -g -F 999 -p "$SERVER" -o "$PERF_OUT" -- sleep "$SECONDS_RUN" 2>/dev/null &
+    PERF=$!
+fi
+BODIES="$BODIES" wrk -t"${WRK_THREADS:-1}" -c"${WRK_CONNECTIONS:-16}" -d"${SECONDS_RUN}s" --latency \
+    -s scripts/bench-serve.lua "http://127.0.0.1:$PORT"
+[[ -z "$PERF" ]] || wait "$PERF" || true
 echo "peak RSS of roster serve: $(grep VmHWM /proc/$SERVER/status | awk '{print $2}') KiB"
 echo "answers by status: $(grep -o 'status=[0-9]*' "$LOG" | sort | uniq -c | tr '\n' ' ')"
 kill -TERM $SERVER

@@ -73,4 +73,21 @@ public struct StoreLocator: Sendable {
         }
         throw .unknownStateURL(url: PostgresLocation.mask(url))
     }
+
+    /// Opens the store for a long-running, concurrent process (`roster serve`): SQLite's store
+    /// itself (its `DatabasePool` is shared safely), or a pool of PostgreSQL connections that
+    /// lends each call one of its own. Commands keep `open`, one connection for their run.
+    public func openShared(config: Config?, root: String) throws(RosterError) -> any SharedStore {
+        let url = url(config: config)
+        if url.hasPrefix("postgres://") || url.hasPrefix("postgresql://") {
+            return try storeCall {
+                try PostgresPool(location: try PostgresLocation(url: url, environment: environment.variables),
+                                 random: environment.random)
+            }
+        }
+        guard let store = try open(config: config, root: root).store as? SQLiteStore else {
+            throw .unknownStateURL(url: PostgresLocation.mask(url))
+        }
+        return store
+    }
 }

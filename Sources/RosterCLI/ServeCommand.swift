@@ -73,10 +73,16 @@ struct ServeCommand: ParsableCommand, RosterRunnable {
         // Opened once here for what other commands say of a store (new and empty, readable by
         // others); the server's own instance is opened on its store queue.
         _ = try options.openStore(config: config, root: root, environment)
-        let worker = StoreWorker { () throws(RosterError) in try locator.open(config: config, root: root).store }
+        let worker = StoreWorker { () throws(RosterError) in try locator.openShared(config: config, root: root) }
         let stderr = environment.stderr
-        var logger = Logger(label: "roster.serve") { label in StreamLogHandler.standardError(label: label) }
+        // One line per request, written in batches (BufferedLogWriter) rather than one write each.
+        let log = BufferedLogWriter()
+        var logger = Logger(label: "roster.serve") { label in log.handler(label: label) }
         logger.logLevel = .info
+        if environment.exitsAfterCommand {
+            // roster's own process (not a test running commands in-process): see runTasksOnEventLoops.
+            _ = ServeApplication.runTasksOnEventLoops()
+        }
         let failure: RosterError? = runBlocking { [logger] () async -> RosterError? in
             do {
                 let server = try await ServeApplication(options: serveOptions, worker: worker, logger: logger)
@@ -84,6 +90,7 @@ struct ServeCommand: ParsableCommand, RosterRunnable {
                     stderr.write("roster serve: listening on http://\(address.host.contains(":") ? "[\(address.host)]" : address.host):\(port)\n")
                 }
                 try await app.runService()
+                await worker.shutdown()
                 return nil
             } catch let error as RosterError {
                 return error
@@ -91,6 +98,7 @@ struct ServeCommand: ParsableCommand, RosterRunnable {
                 return RosterError.cannotListen(address: address.description, reason: "\(error)")
             }
         }
+        log.flush()
         if let failure { throw failure }
         stderr.write("roster serve: stopped\n")
         return .success

@@ -76,14 +76,30 @@ enum JSONBody {
 
     /// Decodes the request's body as `T`: 400 when it is not JSON of that shape or over `limit`.
     static func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+        try decode(T.self, from: Data(try await body(of: request).readableBytesView))
+    }
+
+    /// Reads the body with `read` (a strict reader of `T`, nil when it is not sure), asking
+    /// `JSONDecoder` for its verdict only when the reader gives none; errors are the decoder's.
+    static func read<T: Decodable>(_ type: T.Type, from request: Request,
+                                   with read: (UnsafeRawBufferPointer) -> T?) async throws -> T {
+        let buffer = try await body(of: request)
+        if let value = buffer.withUnsafeReadableBytes(read) { return value }
+        return try decode(T.self, from: Data(buffer.readableBytesView))
+    }
+
+    /// The request's body, up to `limit` (400 past it).
+    static func body(of request: Request) async throws -> ByteBuffer {
         var request = request
-        let buffer: ByteBuffer
         do {
-            buffer = try await request.collectBody(upTo: limit)
+            return try await request.collectBody(upTo: limit)
         } catch {
             throw APIError.bodyTooLarge
         }
-        let data = Data(buffer.readableBytesView)
+    }
+
+    /// `data` decoded as `T` by `JSONDecoder`, its errors as 400 answers.
+    static func decode<T: Decodable>(_ type: T.Type, from data: Data) throws(APIError) -> T {
         do {
             return try JSONDecoder().decode(T.self, from: data)
         } catch let DecodingError.typeMismatch(_, context) where context.codingPath.isEmpty {
@@ -108,8 +124,43 @@ enum JSONBody {
         return response(data: data, status: status)
     }
 
+    /// `Content-Type: application/json`, built once: each answer shares it until it adds a field.
+    private static let headers: HTTPFields = [.contentType: "application/json"]
+
+    static func response(bytes: [UInt8], status: HTTPResponse.Status = .ok) -> Response {
+        Response(status: status, headers: headers,
+                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
     static func response(data: Data, status: HTTPResponse.Status = .ok) -> Response {
-        Response(status: status, headers: [.contentType: "application/json"],
+        Response(status: status, headers: headers,
                  body: ResponseBody(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+/// JSON text written by hand where a generic encoder costs more than the answer.
+enum JSONText {
+    /// `text` as a JSON string, escaped as `JSONEncoder` (`.withoutEscapingSlashes`) escapes it:
+    /// quote, backslash and control characters; everything else as its UTF-8.
+    static func string(_ text: String, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "\""))
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): out.append(contentsOf: #"\""#.utf8)
+            case UInt8(ascii: "\\"): out.append(contentsOf: #"\\"#.utf8)
+            case 0x08: out.append(contentsOf: #"\b"#.utf8)
+            case 0x0C: out.append(contentsOf: #"\f"#.utf8)
+            case 0x0A: out.append(contentsOf: #"\n"#.utf8)
+            case 0x0D: out.append(contentsOf: #"\r"#.utf8)
+            case 0x09: out.append(contentsOf: #"\t"#.utf8)
+            case 0..<0x20:
+                let hex = Array("0123456789abcdef".utf8)
+                out.append(contentsOf: #"\u00"#.utf8)
+                out.append(hex[Int(byte >> 4)])
+                out.append(hex[Int(byte & 0x0F)])
+            default: out.append(byte)
+            }
+        }
+        out.append(UInt8(ascii: "\""))
     }
 }

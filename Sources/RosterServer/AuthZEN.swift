@@ -5,24 +5,24 @@ import RosterCore
 /// `{"type": "user", "id": EMAIL}`, action `{"name": "MODULE:ACTION"}`, resource
 /// `{"type": "customer" | "account", "id": ID}`. Unknown fields are ignored, as the spec says.
 enum AuthZEN {
-    struct Entity: Decodable, Sendable {
+    struct Entity: Codable, Sendable {
         var type: String?
         var id: String?
     }
 
-    struct Action: Decodable, Sendable {
+    struct Action: Codable, Sendable {
         var name: String?
     }
 
     /// One evaluation, or the defaults of a boxcar.
-    struct EvaluationRequest: Decodable, Sendable {
+    struct EvaluationRequest: Codable, Sendable {
         var subject: Entity?
         var action: Action?
         var resource: Entity?
     }
 
-    struct EvaluationsRequest: Decodable, Sendable {
-        struct Options: Decodable, Sendable {
+    struct EvaluationsRequest: Codable, Sendable {
+        struct Options: Codable, Sendable {
             var evaluations_semantic: String?
         }
         var subject: Entity?
@@ -77,6 +77,58 @@ enum AuthZEN {
         }
     }
 
+    /// A decision's JSON, byte for byte what `JSONEncoder` with sorted keys writes, without its
+    /// generic machinery: the evaluation endpoint writes one per request.
+    static func json(_ decision: Decision, into out: inout [UInt8]) {
+        out.append(contentsOf: #"{"context":{"#.utf8)
+        var first = true
+        func key(_ name: String) {
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: name.utf8)
+            out.append(contentsOf: #"":"#.utf8)
+        }
+        let context = decision.context
+        if let code = context.code {
+            key("code")
+            JSONText.string(code, into: &out)
+        }
+        if let error = context.error {
+            key("error")
+            out.append(contentsOf: #"{"code":"#.utf8)
+            JSONText.string(error.code, into: &out)
+            out.append(contentsOf: #","message":"#.utf8)
+            JSONText.string(error.message, into: &out)
+            out.append(contentsOf: #","status":\#(error.status)}"#.utf8)
+        }
+        if let reason = context.reason {
+            key("reason")
+            JSONText.string(reason, into: &out)
+        }
+        if let via = context.via {
+            key("via")
+            out.append(UInt8(ascii: "["))
+            for (index, grant) in via.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                JSONText.string(grant, into: &out)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        out.append(contentsOf: (decision.decision ? #"},"decision":true}"# : #"},"decision":false}"#).utf8)
+    }
+
+    /// A boxcar's answer, `{"evaluations":[…]}`, as `json(_:into:)` writes each.
+    static func json(_ decisions: [Decision]) -> [UInt8] {
+        var out = Array(#"{"evaluations":["#.utf8)
+        for (index, decision) in decisions.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            json(decision, into: &out)
+        }
+        out.append(contentsOf: "]}".utf8)
+        return out
+    }
+
     /// What an evaluation asks, once checked.
     struct Question: Sendable {
         var email: String
@@ -100,11 +152,20 @@ enum AuthZEN {
     /// `module:action`, by shape; whether the catalogue has it is the decision's business.
     static func permission(_ action: Action?) throws -> String {
         guard let name = action?.name, !name.isEmpty else { throw APIError.malformed("missing-action", "action.name is missing") }
-        let parts = name.split(separator: ":", omittingEmptySubsequences: false)
-        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && !$0.contains("*") && !$0.contains(where: \.isWhitespace) }) else {
+        let parts = name.utf8.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
+        guard parts.count == 2, parts.allSatisfy({ !$0.isEmpty && !$0.contains(UInt8(ascii: "*")) && !containsWhitespace($0) }) else {
             throw APIError.malformed("bad-permission", "action.name must be MODULE:ACTION, e.g. streams:delete")
         }
         return name
+    }
+
+    /// Whether `bytes` (UTF-8) hold white space: ASCII by byte, anything else (a no-break space,
+    /// a line separator) by its characters, which is slower and rare.
+    private static func containsWhitespace(_ bytes: Substring.UTF8View.SubSequence) -> Bool {
+        if bytes.allSatisfy({ $0 < 0x80 }) {
+            return bytes.contains { $0 == 0x20 || (0x09...0x0D).contains($0) }
+        }
+        return String(Substring(bytes)).contains(where: \.isWhitespace)
     }
 
     static func scopeKind(_ resource: Entity?) throws -> ScopeKind {

@@ -99,13 +99,17 @@ public final class DirectoryView: Sendable {
 
 /// What every request reads: the current view, swapped whole under a lock (a request takes a
 /// reference and never sees half an update), whether the store answered its last check, and
-/// whether the server is shutting down (long polls then answer at once).
+/// whether the server is shutting down. Long polls wait here for a view with a newer record,
+/// woken as soon as one is installed (at once after the server's own accept, within the
+/// refresh interval after another process's write) or the server shuts down.
 public final class ServerState: @unchecked Sendable {
     // @unchecked: every field is read and written under `lock`.
     private let lock = NSLock()
     private var _view: DirectoryView
     private var _storeAnswers = true
     private var _shuttingDown = false
+    private var waiters: [Int: (after: Int, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var nextWaiter = 0
 
     public init(view: DirectoryView) {
         _view = view
@@ -114,17 +118,23 @@ public final class ServerState: @unchecked Sendable {
     public var view: DirectoryView { lock.withLock { _view } }
     public var storeAnswers: Bool { lock.withLock { _storeAnswers } }
     public var shuttingDown: Bool { lock.withLock { _shuttingDown } }
+    /// The view while the store answers its checks, else nil: both under one lock, as every
+    /// evaluation asks.
+    var answeringView: DirectoryView? { lock.withLock { _storeAnswers ? _view : nil } }
 
-    /// Swaps in `view` unless the current one is newer (two refreshes that overlap).
+    /// Swaps in `view` unless the current one is newer (two refreshes that overlap), and wakes
+    /// the long polls it has news for.
     func install(_ view: DirectoryView) {
-        lock.withLock {
+        let woken: [CheckedContinuation<Void, Never>] = lock.withLock {
             let old = _view.status
             let new = view.status
             if new.lineage != old.lineage || (new.serial, new.lastSequence) >= (old.serial, old.lastSequence) {
                 _view = view
             }
             _storeAnswers = true
+            return takeWaiters { _view.status.lastSequence > $0 }
         }
+        for continuation in woken { continuation.resume() }
     }
 
     func markStore(answering: Bool) {
@@ -132,6 +142,40 @@ public final class ServerState: @unchecked Sendable {
     }
 
     func beginShutdown() {
-        lock.withLock { _shuttingDown = true }
+        let woken = lock.withLock {
+            _shuttingDown = true
+            return takeWaiters { _ in true }
+        }
+        for continuation in woken { continuation.resume() }
+    }
+
+    /// Returns when the view holds a record after `sequence`, the server begins to shut down,
+    /// or the calling task is cancelled (a long poll's deadline cancels it).
+    func waitForRecord(after sequence: Int) async {
+        let id = lock.withLock {
+            nextWaiter += 1
+            return nextWaiter
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let now: Bool = lock.withLock {
+                    // Checked under the lock the cancellation handler takes too, so a cancel that
+                    // came first is seen here and one that comes later finds the waiter.
+                    if _view.status.lastSequence > sequence || _shuttingDown || Task.isCancelled { return true }
+                    waiters[id] = (sequence, continuation)
+                    return false
+                }
+                if now { continuation.resume() }
+            }
+        } onCancel: {
+            let waiter = lock.withLock { waiters.removeValue(forKey: id) }
+            waiter?.continuation.resume()
+        }
+    }
+
+    /// Removes and returns the waiters whose `after` passes `wake`; under `lock`.
+    private func takeWaiters(_ wake: (Int) -> Bool) -> [CheckedContinuation<Void, Never>] {
+        let ids = waiters.filter { wake($0.value.after) }.map(\.key)
+        return ids.compactMap { waiters.removeValue(forKey: $0)?.continuation }
     }
 }

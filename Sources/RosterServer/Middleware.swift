@@ -8,13 +8,16 @@ import RosterCore
 /// the accept rate limit).
 public struct ServeContext: RequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// The peer's IP address; nil in Hummingbird's router tests, which have no socket.
-    public let clientAddress: String?
+    /// The peer's socket address, kept as it is: only an accept needs it as text.
+    private let peer: SocketAddress?
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        clientAddress = source.channel.remoteAddress?.ipAddress
+        peer = source.channel.remoteAddress
     }
+
+    /// The peer's IP address; nil in Hummingbird's router tests, which have no socket.
+    public var clientAddress: String? { peer?.ipAddress }
 
     /// Bodies are read by `JSONBody` with its own, smaller limit.
     public var maxUploadSize: Int { JSONBody.limit }
@@ -81,16 +84,20 @@ struct BearerAuthMiddleware: RouterMiddleware {
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if request.method == .get && request.uri.path == "/healthz" { return try await next(request, context) }
-        guard let header = request.headers[.authorization], header.count > 7,
-              header.prefix(7).lowercased() == "bearer " else {
+        guard let header = request.headers[.authorization] else { throw Self.unauthorized }
+        let bytes = header.utf8
+        // `Bearer ` in any case, without making a lower-cased copy of the header.
+        guard bytes.count > 7, zip(bytes.prefix(7), Self.scheme).allSatisfy({ $0 | 0x20 == $1 | 0x20 }) else {
             throw Self.unauthorized
         }
-        let presented = Array(header.utf8.dropFirst(7))
+        let presented = Array(bytes.dropFirst(7))
         var matched = false
         for token in tokens { matched = Self.constantTimeEqual(presented, token) || matched }
         guard matched else { throw Self.unauthorized }
         return try await next(request, context)
     }
+
+    private static let scheme = Array("bearer ".utf8)
 
     static let unauthorized = APIError(.unauthorized, "unauthorized", "send 'Authorization: Bearer TOKEN' with a token of serve.tokensEnv")
 

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Logging
 import NIOCore
+import NIOPosix
 import RosterApp
 import RosterCore
 import RosterStore
@@ -40,6 +41,7 @@ public final class ServeApplication: Sendable {
     public let refresher: ViewRefresher
     public let metrics = ServerMetrics()
     public let limiter: RateLimiter
+    let deliverer: EventDeliverer
     let logger: Logger
 
     /// Loads the first view from the store (throwing when it does not answer) and sets up the rest.
@@ -53,6 +55,17 @@ public final class ServeApplication: Sendable {
         state = ServerState(view: view)
         refresher = ViewRefresher(worker: worker, state: state, catalogue: options.config.permissions,
                                   interval: options.refreshInterval, logger: logger)
+        deliverer = EventDeliverer(worker: worker, options: options, logger: logger)
+    }
+
+    /// Makes NIO's event loops Swift Concurrency's global executor, so a request's handler runs
+    /// on the event loop that read it instead of hopping to the cooperative pool and back (those
+    /// hops and their context switches were the largest cost of an evaluation; BENCHMARKS.md). Call
+    /// it once, from the main thread, before any task runs, and only in a process of roster's
+    /// own (not in tests): nothing may block on the executor then, which is why every store call
+    /// runs on threads of its own. False when it could not be installed.
+    public static func runTasksOnEventLoops() -> Bool {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
     }
 
     /// The application, listening on `options.listen`; `onRunning` hears the bound port.
@@ -80,15 +93,21 @@ public final class ServeApplication: Sendable {
             JSONBody.response(AuthZEN.Metadata(base: Self.baseURL(of: request)))
         }
         router.post("/access/v1/evaluation") { request, _ in
-            let body = try await JSONBody.decode(AuthZEN.EvaluationRequest.self, from: request)
+            let body = try await JSONBody.read(AuthZEN.EvaluationRequest.self, from: request, with: AuthZENReader.evaluation)
             let question = try AuthZEN.question(body)
-            return JSONBody.response(AuthZEN.decide(question, in: try self.currentView()))
+            var out: [UInt8] = []
+            out.reserveCapacity(256)
+            AuthZEN.json(AuthZEN.decide(question, in: try self.currentView()), into: &out)
+            return JSONBody.response(bytes: out)
         }
         router.post("/access/v1/evaluations") { request, _ in
-            let body = try await JSONBody.decode(AuthZEN.EvaluationsRequest.self, from: request)
+            let body = try await JSONBody.read(AuthZEN.EvaluationsRequest.self, from: request, with: AuthZENReader.evaluations)
             switch try AuthZEN.evaluations(body, in: try self.currentView()) {
-            case .single(let decision): return JSONBody.response(decision)
-            case .boxcar(let decisions): return JSONBody.response(AuthZEN.Boxcar(evaluations: decisions))
+            case .single(let decision):
+                var out: [UInt8] = []
+                AuthZEN.json(decision, into: &out)
+                return JSONBody.response(bytes: out)
+            case .boxcar(let decisions): return JSONBody.response(bytes: AuthZEN.json(decisions))
             }
         }
         router.post("/access/v1/search/subject") { request, _ in
@@ -117,8 +136,8 @@ public final class ServeApplication: Sendable {
     /// The view, while the store answers its checks: answers from a view the store no longer
     /// confirms could grant what was revoked since, so they fail closed (503) instead.
     func currentView() throws -> DirectoryView {
-        guard state.storeAnswers else { throw APIError.storeUnavailable }
-        return state.view
+        guard let view = state.answeringView else { throw APIError.storeUnavailable }
+        return view
     }
 
     // MARK: Handlers
@@ -206,24 +225,8 @@ public final class ServeApplication: Sendable {
             throw error
         }
         await refresher.refresh()
-        if !config.events.isEmpty { deliverEvents() }
+        if !config.events.isEmpty { deliverer.deliver() }
         return JSONBody.response(Accepted(email: email, status: UserStatus.active.rawValue))
-    }
-
-    /// Sends new events to the endpoints after a write, as the command does after its commit,
-    /// without holding up the answer; a failure is retried by the next run or `roster deliver`.
-    private func deliverEvents() {
-        let config = options.config, root = options.root, environment = options.environment
-        let worker = worker, logger = logger
-        Task.detached {
-            do throws(RosterError) {
-                _ = try await worker.run { store throws(RosterError) in
-                    try DeliveryService(store: store, config: config, root: root, environment: environment).deliver(invitations: false)
-                }
-            } catch {
-                logger.warning("event delivery stopped; 'roster deliver' retries", metadata: ["error": "\(error.httpFailure.code)"])
-            }
-        }
     }
 
     /// `GET /v1/events?since=SEQ&limit=N&wait=30s`: the event bodies after SEQ (byte for byte what a
@@ -241,17 +244,29 @@ public final class ServeApplication: Sendable {
         }
         let deadline = ContinuousClock.now + .seconds(wait)
         while true {
+            // What the view has seen before the read: a wait below is for news after both.
+            let seen = max(since, state.view.status.lastSequence)
             let records = try await worker.run { store throws(RosterError) in
                 try storeCall { try store.records(afterSequence: since, limit: limit) }
             }
-            if !records.isEmpty || ContinuousClock.now >= deadline {
+            if !records.isEmpty || ContinuousClock.now >= deadline || state.shuttingDown {
                 return try Self.eventsResponse(records, since: since)
             }
-            // Wait for the view to see a new record (it checks the store every interval).
-            while ContinuousClock.now < deadline && state.view.status.lastSequence <= since {
-                if Task.isShuttingDownGracefully || state.shuttingDown { return try Self.eventsResponse([], since: since) }
-                try await Task.sleep(for: .milliseconds(100))
+            // Woken by a view with a newer record (at once after this server's own accept, within
+            // the refresh interval after another process's write), by shutdown, or by the deadline.
+            // The HTTP server drains its requests before the other services hear of a shutdown,
+            // so the poll hears of it itself.
+            await withGracefulShutdownHandler {
+                await withTaskGroup(of: Void.self) { group in
+                    group.addTask { await self.state.waitForRecord(after: seen) }
+                    group.addTask { try? await Task.sleep(until: deadline) }
+                    await group.next()
+                    group.cancelAll()
+                }
+            } onGracefulShutdown: { [state] in
+                state.beginShutdown()
             }
+            if Task.isShuttingDownGracefully || state.shuttingDown { return try Self.eventsResponse([], since: since) }
         }
     }
 

@@ -22,18 +22,27 @@ public final class ServerMetrics: @unchecked Sendable {
         var counts = [Int](repeating: 0, count: ServerMetrics.buckets.count)
         var sum = 0.0
         var count = 0
+
+        mutating func record(_ seconds: Double) {
+            // Buckets are cumulative: every bound at or above the value counts it.
+            var index = ServerMetrics.buckets.count - 1
+            while index >= 0 && seconds <= ServerMetrics.buckets[index] {
+                counts[index] += 1
+                index -= 1
+            }
+            sum += seconds
+            count += 1
+        }
     }
 
     public init() {}
 
     func record(method: String, route: String, status: Int, seconds: Double) {
+        let key = RequestKey(route: route, method: method, status: status)
         lock.withLock {
-            requests[RequestKey(route: route, method: method, status: status), default: 0] += 1
-            var histogram = latency[route] ?? Histogram()
-            for (index, bound) in Self.buckets.enumerated() where seconds <= bound { histogram.counts[index] += 1 }
-            histogram.sum += seconds
-            histogram.count += 1
-            latency[route] = histogram
+            requests[key, default: 0] += 1
+            // Mutated in place: a copy out and back would copy its counts on every request.
+            latency[route, default: Histogram()].record(seconds)
         }
     }
 

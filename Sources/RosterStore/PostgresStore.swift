@@ -29,6 +29,8 @@ public final class PostgresStore: SQLStore {
     public private(set) var isNew = false
 
     private let connection: PostgresConnection
+    /// False for a connection leased from `PostgresPool`: the pool closes it, not this store.
+    private let ownsConnection: Bool
     private let logger: Logger
     private let busyTimeout: TimeInterval
     private let answerTimeout: TimeInterval
@@ -46,6 +48,7 @@ public final class PostgresStore: SQLStore {
         var logger = Logger(label: "roster.postgres")
         logger.logLevel = .critical
         self.logger = logger
+        ownsConnection = true
         var configuration = PostgresConnection.Configuration(
             host: location.host, port: location.port, username: location.user, password: location.password,
             database: location.database, tls: try Self.tls(location))
@@ -66,8 +69,43 @@ public final class PostgresStore: SQLStore {
         }
     }
 
+    /// A store over a connection leased from `PostgresPool`, for one call: the pool has set the
+    /// session up (`sessionParameters`) and migrated the store when it opened. Its apply and
+    /// delivery locks are session advisory locks on this connection alone.
+    init(leased connection: PostgresConnection, location: PostgresLocation, busyTimeout: TimeInterval,
+         answerTimeout: TimeInterval, logger: Logger) {
+        self.location = location
+        self.connection = connection
+        self.busyTimeout = busyTimeout
+        self.answerTimeout = answerTimeout
+        self.logger = logger
+        ownsConnection = false
+    }
+
     deinit {
-        try? connection.close().wait()
+        if ownsConnection { try? connection.close().wait() }
+    }
+
+    /// The server's major version times 10,000 (`server_version_num`), as this session reads it.
+    func serverVersion() throws -> Int {
+        Int(try PostgresSession(store: self).integer("SELECT current_setting('server_version_num')::bigint") ?? 0)
+    }
+
+    /// What `configureSession` sets, as startup parameters of a pooled connection (PostgreSQL
+    /// takes any run-time setting in the startup message), so a leased connection needs no
+    /// statement before its first query. `version` is `serverVersion()`.
+    static func sessionParameters(location: PostgresLocation, busyTimeout: TimeInterval, version: Int) -> [(String, String)] {
+        var parameters = [
+            ("application_name", "roster"),
+            ("search_path", "\"\(location.schema)\""),
+            ("lock_timeout", "\(Int(busyTimeout * 1000))ms"),
+            ("tcp_keepalives_idle", "30"),
+            ("tcp_keepalives_interval", "10"),
+            ("tcp_keepalives_count", "3"),
+            ("idle_in_transaction_session_timeout", "60s"),
+        ]
+        if version >= 140_000 { parameters.append(("client_connection_check_interval", "10s")) }
+        return parameters
     }
 
     private static func tls(_ location: PostgresLocation) throws -> PostgresConnection.Configuration.TLS {
@@ -81,6 +119,20 @@ public final class PostgresStore: SQLStore {
             return .require(try NIOSSLContext(configuration: configuration))
         case .verifyFull:
             return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+        }
+    }
+
+    /// The same TLS choice for a pooled client, which takes the configuration rather than a context.
+    static func clientTLS(_ location: PostgresLocation) -> PostgresClient.Configuration.TLS {
+        switch location.tls {
+        case .disable:
+            return .disable
+        case .require:
+            var configuration = TLSConfiguration.makeClientConfiguration()
+            configuration.certificateVerification = .none
+            return .require(configuration)
+        case .verifyFull:
+            return .require(.makeClientConfiguration())
         }
     }
 

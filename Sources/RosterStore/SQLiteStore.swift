@@ -6,16 +6,19 @@ import RosterCore
 ///
 /// Applies hold a `flock` on `PATH.lock` (reporting its holder) and write in one
 /// `BEGIN IMMEDIATE` transaction, so a crash leaves the file at the old serial or the new one.
-public final class SQLiteStore: SQLStore {
+/// The file is reached through GRDB's `DatabasePool` (WAL): reads run on reader connections side
+/// by side with the one writer, so the store can be shared by the threads of a server
+/// (`SharedStore`); a command's reads and writes go the same way, one at a time.
+public final class SQLiteStore: SQLStore, Sendable {
     public let backend = "sqlite"
     public let path: String
-    let queue: DatabaseQueue
+    let pool: DatabasePool
 
     public var displayURL: String { "sqlite:\(path)" }
 
     /// Set when the existing file could be read by other local users (it holds undelivered
     /// tokens): the caller warns, naming the fix.
-    public private(set) var readableByOthers = false
+    public let readableByOthers: Bool
 
     /// Opens (creating when missing) the store at `path`; `random` makes the lineage of a new store.
     public init(path: String, random: any RandomSource = SystemRandomSource(), busyTimeout: TimeInterval = 30) throws {
@@ -31,6 +34,7 @@ public final class SQLiteStore: SQLStore {
             let mode = ((try? FileManager.default.attributesOfItem(atPath: path))?[.posixPermissions] as? NSNumber)?.intValue ?? 0
             readableByOthers = mode & 0o077 != 0
         } else {
+            readableByOthers = false
             let fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
             if fd >= 0 {
                 _ = fchmod(fd, 0o600)
@@ -49,8 +53,8 @@ public final class SQLiteStore: SQLStore {
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
         // Two processes opening a new file at once would both see it unmigrated (and race to
-        // switch it to WAL); opening and migrating run under an exclusive lock, so the second
-        // finds the work done.
+        // switch it to WAL, which the pool does as it opens); opening and migrating run under an
+        // exclusive lock, so the second finds the work done.
         let lock = FileLock(path: path + ".migrate.lock")
         guard try lock.acquire(holder: LockHolder(host: "", pid: getpid(), actor: "migration", since: ""),
                                timeout: busyTimeout).acquired else {
@@ -58,11 +62,8 @@ public final class SQLiteStore: SQLStore {
         }
         defer { lock.release() }
         do {
-            queue = try DatabaseQueue(path: path, configuration: configuration)
-            try queue.writeWithoutTransaction { db in
-                try db.execute(sql: "PRAGMA journal_mode = WAL")
-            }
-            try Self.migrator(random: random).migrate(queue)
+            pool = try DatabasePool(path: path, configuration: configuration)
+            try Self.migrator(random: random).migrate(pool)
         } catch let error as DatabaseError {
             throw StoreError.cannotOpen(path: path, detail: error.message ?? error.description)
         }
@@ -91,20 +92,20 @@ public final class SQLiteStore: SQLStore {
 
     /// The names of the migrations applied to this store, in order.
     public func appliedMigrations() throws -> [String] {
-        try queue.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
+        try pool.read { db in try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY rowid") }
     }
 
     // MARK: Sessions
 
     public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try wrap { try queue.read { db in try body(SQLiteSession(db: db)) } }
+        try wrap { try pool.read { db in try body(SQLiteSession(db: db)) } }
     }
 
     /// One `BEGIN IMMEDIATE` transaction: SQLite's write lock is taken at once, so writers queue
     /// (up to the busy timeout) instead of failing at their first write.
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try wrap {
-            try queue.inDatabase { db in
+            try pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(.immediate) {
                     result = try body(SQLiteSession(db: db))

@@ -141,6 +141,8 @@ public enum PostgresFailure: Sendable, Hashable, CustomStringConvertible {
     case passwordNeeded(server: String, user: String)
     case connectionLost(server: String)
     case noAnswer(server: String, seconds: Int)
+    /// A pooled store had no connection to lend within its lease timeout.
+    case noConnection(server: String)
     case lostWhileCommitting(url: String)
     case failed(server: String, code: String)
 
@@ -171,6 +173,8 @@ public enum PostgresFailure: Sendable, Hashable, CustomStringConvertible {
             return "lost the connection to the PostgreSQL server at \(server); \(nothingStored)"
         case .noAnswer(let server, let seconds):
             return "the PostgreSQL server at \(server) did not answer within \(seconds) s; \(nothingStored)"
+        case .noConnection(let server):
+            return "no connection to the PostgreSQL server at \(server) could be had in time; it may be down or too busy"
         case .lostWhileCommitting(let url):
             return "the connection to \(url) was lost while committing; the change was stored in full or not at all: "
                 + "'roster history' shows which"

@@ -58,7 +58,7 @@ extension Workspace {
         var options = ServeOptions(listen: ListenAddress(host: "127.0.0.1", port: 0), tokens: tokens, config: config,
                                    root: root, environment: environment)
         options.refreshInterval = refresh
-        let worker = StoreWorker { () throws(RosterError) in try locator.open(config: config, root: root).store }
+        let worker = StoreWorker { () throws(RosterError) in try locator.openShared(config: config, root: root) }
         var logger = Logger(label: "roster.serve.test")
         logger.logLevel = .error
         return try await ServeApplication(options: options, worker: worker, limiter: limiter, logger: logger)
