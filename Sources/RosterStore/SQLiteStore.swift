@@ -45,10 +45,12 @@ public final class SQLiteStore: SQLStore, Sendable {
         configuration.busyMode = .timeout(busyTimeout)
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA foreign_keys = ON")
-            // A large apply touches index pages all over: with the default 2 MiB page cache they
-            // are read back from the WAL again and again. The cache grows only as far as a
-            // transaction needs it. Statement journals (each multi-row insert has one) are kept
-            // in memory rather than written to a temporary file page by page.
+            // The writer only: a large apply touches index pages all over, and with the default
+            // 2 MiB page cache they are read back from the WAL again and again. The cache grows
+            // only as far as a transaction needs it; readers (a server has several) keep the
+            // default. Statement journals (each multi-row insert has one) are kept in memory
+            // rather than written to a temporary file page by page.
+            guard !db.configuration.readonly else { return }
             try db.execute(sql: "PRAGMA cache_size = -131072")
             try db.execute(sql: "PRAGMA temp_store = MEMORY")
         }
