@@ -87,11 +87,10 @@ public enum Timestamp {
     /// only for years outside 1583–9999 (before 1583 it counts in the Julian calendar).
     public static func string(_ date: Date) -> String {
         let seconds = date.timeIntervalSince1970.rounded(.down)
-        guard seconds.isFinite, abs(seconds) < 2.5e11 else { return formatter.string(from: date) }
-        let total = Int(seconds)
-        let (days, second) = (total.floorDiv(86_400), total.floorMod(86_400))
-        let (year, month, day) = civil(fromDays: days)
-        guard (1583...9999).contains(year) else { return formatter.string(from: date) }
+        guard seconds.isFinite, abs(seconds) < 2.6e11 else { return formatter.string(from: date) }
+        let day = Day(containing: date)
+        guard (1583...9999).contains(day.year) else { return formatter.string(from: date) }
+        let second = Int(seconds) - day.daysSince1970 * 86_400
         var bytes = [UInt8]()
         bytes.reserveCapacity(20)
         func digits(_ value: Int, _ count: Int) {
@@ -102,8 +101,8 @@ public enum Timestamp {
                 divisor /= 10
             }
         }
-        digits(year, 4); bytes.append(UInt8(ascii: "-")); digits(month, 2); bytes.append(UInt8(ascii: "-")); digits(day, 2)
-        bytes.append(UInt8(ascii: "T"))
+        digits(day.year, 4); bytes.append(UInt8(ascii: "-")); digits(day.month, 2); bytes.append(UInt8(ascii: "-"))
+        digits(day.day, 2); bytes.append(UInt8(ascii: "T"))
         digits(second / 3600, 2); bytes.append(UInt8(ascii: ":")); digits(second / 60 % 60, 2)
         bytes.append(UInt8(ascii: ":")); digits(second % 60, 2); bytes.append(UInt8(ascii: "Z"))
         return String(decoding: bytes, as: UTF8.self)
@@ -126,52 +125,11 @@ public enum Timestamp {
         }
         guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
               let hour = number(11..<13), let minute = number(14..<16), let second = number(17..<19),
-              (1...12).contains(month), (1...daysIn(month: month, year: year)).contains(day),
+              (1...12).contains(month), (1...Day.daysIn(month: month, year: year)).contains(day),
               hour < 24, minute < 60, second < 60 else { return nil }
         guard year >= 1583 else { return formatter.date(from: text) }
-        let days = self.days(fromCivil: year, month, day)
+        let days = Day(year: year, month: month, day: day).daysSince1970
         return Date(timeIntervalSince1970: TimeInterval(days * 86_400 + hour * 3600 + minute * 60 + second))
-    }
-
-    private static func daysIn(month: Int, year: Int) -> Int {
-        switch month {
-        case 2: return year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) ? 29 : 28
-        case 4, 6, 9, 11: return 30
-        default: return 31
-        }
-    }
-
-    // Howard Hinnant's `days_from_civil` and `civil_from_days` (proleptic Gregorian calendar).
-    private static func days(fromCivil year: Int, _ month: Int, _ day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = y.floorDiv(400)
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    private static func civil(fromDays days: Int) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = z.floorDiv(146_097)
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let mp = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
-    }
-}
-
-extension Int {
-    fileprivate func floorDiv(_ divisor: Int) -> Int {
-        let quotient = self / divisor
-        return (self % divisor != 0 && (self < 0) != (divisor < 0)) ? quotient - 1 : quotient
-    }
-
-    fileprivate func floorMod(_ divisor: Int) -> Int {
-        self - floorDiv(divisor) * divisor
     }
 }
 

@@ -29,6 +29,16 @@ public struct Day: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(year: y, month: m, day: d)
     }
 
+    /// Days from 1970-01-01 to this day (Howard Hinnant's days-from-civil), negative before it.
+    var daysSince1970: Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yearOfEra = y - era * 400
+        let dayOfYear = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
+        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
+        return era * 146_097 + dayOfEra - 719_468
+    }
+
     /// The UTC day that contains `date`.
     public init(containing date: Date) {
         // Civil-from-days (Howard Hinnant), so no calendar or time zone lookup is involved.
@@ -43,7 +53,7 @@ public struct Day: Hashable, Comparable, Sendable, CustomStringConvertible {
         self.init(year: yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month: month, day: day)
     }
 
-    private static func daysIn(month: Int, year: Int) -> Int {
+    static func daysIn(month: Int, year: Int) -> Int {
         switch month {
         case 2: return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
         case 4, 6, 9, 11: return 30
