@@ -73,9 +73,7 @@ struct InsertBatches {
         count += 1
     }
 
-    mutating func flushWhenFull(_ db: any SQLSession) throws {
-        if count >= Self.limit { try flush(db) }
-    }
+    var isFull: Bool { count >= Self.limit }
 
     /// Writes every gathered row, table by table.
     mutating func flush(_ db: any SQLSession) throws {
@@ -98,9 +96,7 @@ extension SQLSession {
         let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
         var start = 0
-        while start < rows.count {
-            let left = rows.count - start
-            let size = left >= most ? most : 1 << (Int.bitWidth - 1 - left.leadingZeroBitCount)
+        for size in statementSizes(rows: rows.count, most: most) {
             let statement = head + Array(repeating: placeholders, count: size).joined(separator: ", ") + suffix
             var arguments: SQLArguments = []
             arguments.reserveCapacity(size * columns.count)
@@ -109,4 +105,17 @@ extension SQLSession {
             start += size
         }
     }
+}
+
+/// How many rows each statement of a batch takes: `most` while that many are left, then the
+/// rest in power-of-two parts, so that only a few distinct statements are ever prepared.
+func statementSizes(rows: Int, most: Int) -> [Int] {
+    var sizes: [Int] = []
+    var left = rows
+    while left > 0 {
+        let size = left >= most ? most : 1 << (Int.bitWidth - 1 - left.leadingZeroBitCount)
+        sizes.append(size)
+        left -= size
+    }
+    return sizes
 }
