@@ -108,32 +108,29 @@ public final class PostgresStore: SQLStore {
         return parameters
     }
 
-    private static func tls(_ location: PostgresLocation) throws -> PostgresConnection.Configuration.TLS {
+    /// libpq's `sslmode` as a TLS configuration; nil for `disable`.
+    private static func tlsConfiguration(_ location: PostgresLocation) -> TLSConfiguration? {
         switch location.tls {
         case .disable:
-            return .disable
+            return nil
         case .require:
             // libpq's `require`: encrypted, certificate not checked.
             var configuration = TLSConfiguration.makeClientConfiguration()
             configuration.certificateVerification = .none
-            return .require(try NIOSSLContext(configuration: configuration))
+            return configuration
         case .verifyFull:
-            return .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+            return .makeClientConfiguration()
         }
+    }
+
+    private static func tls(_ location: PostgresLocation) throws -> PostgresConnection.Configuration.TLS {
+        guard let configuration = tlsConfiguration(location) else { return .disable }
+        return .require(try NIOSSLContext(configuration: configuration))
     }
 
     /// The same TLS choice for a pooled client, which takes the configuration rather than a context.
     static func clientTLS(_ location: PostgresLocation) -> PostgresClient.Configuration.TLS {
-        switch location.tls {
-        case .disable:
-            return .disable
-        case .require:
-            var configuration = TLSConfiguration.makeClientConfiguration()
-            configuration.certificateVerification = .none
-            return .require(configuration)
-        case .verifyFull:
-            return .require(.makeClientConfiguration())
-        }
+        tlsConfiguration(location).map { .require($0) } ?? .disable
     }
 
     // MARK: Migrations
