@@ -28,7 +28,7 @@ extension SQLStore {
 
 /// Writes one plan's changes inside an open transaction, on either backend.
 ///
-/// New rows are gathered per table and written in multi-row statements (`InsertBatches`);
+/// New rows are gathered per table and written in multi-row statements (`WriteBatches`);
 /// any other statement first writes what is gathered, so every statement sees the rows of
 /// the changes before it. A user the plan creates gets its id here (one more than the largest,
 /// under the writer lock), and the ids of the users the plan names are read once up front, so
@@ -43,16 +43,13 @@ struct StoreWriter {
     private var chainHead = AuditChain.genesis
     /// The last audit `seq`: records are numbered here, one more each, under the writer lock.
     private var sequence = 0
-    private var batches = InsertBatches()
+    private var batches = WriteBatches()
     /// Users' ids by email key, as far as known; a key not here is looked up.
     private var userIDs: [String: Int64] = [:]
     /// Keys known to name no user (a revoked invitation's id, say).
     private var missingUsers: Set<String> = []
     /// The id the next created user gets; nil until a user is created.
     private var nextUserID: Int64?
-    /// Role and expiry changes of active memberships (a 1% change is mostly these), gathered
-    /// like new rows: the change's id, and user id, scope kind, scope id, roles, expires, applied.
-    private var membershipUpdates: [(id: String, row: SQLArguments)] = []
 
     init(db: any SQLSession, context: ApplyContext, serial: Int) {
         self.db = db
@@ -64,44 +61,14 @@ struct StoreWriter {
     /// Runs one statement after writing the gathered rows; returns how many rows it changed.
     @discardableResult
     mutating func run(sql: String, arguments: SQLArguments = []) throws -> Int {
-        try flush()
+        try batches.flush(db)
         return try db.execute(sql, arguments)
     }
 
     /// The first column of the first row of a query, after writing the gathered rows.
     mutating func integer(_ sql: String, _ arguments: SQLArguments) throws -> Int64? {
-        try flush()
-        return try db.integer(sql, arguments)
-    }
-
-    /// Writes the gathered rows, then the gathered membership updates.
-    private mutating func flush() throws {
         try batches.flush(db)
-        guard !membershipUpdates.isEmpty else { return }
-        let updates = membershipUpdates
-        membershipUpdates.removeAll()
-        var start = 0
-        for size in statementSizes(rows: updates.count, most: 500) {
-            let part = updates[start..<start + size]
-            start += size
-            // VALUES columns are column1… on both backends.
-            let changed = try db.execute("""
-                UPDATE memberships SET roles = v.column4, expires = v.column5, applied = v.column6
-                FROM (VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?)", count: size).joined(separator: ", "))) AS v
-                WHERE memberships.user_id = v.column1 AND memberships.scope_kind = v.column2
-                    AND memberships.scope_id = v.column3 AND memberships.ended_at IS NULL
-                """, part.flatMap(\.row))
-            guard changed == size else {
-                // Which one is not active: the transaction is rolled back either way.
-                for update in part {
-                    let active = try db.integer("""
-                        SELECT COUNT(*) FROM memberships WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
-                        """, Array(update.row.prefix(3)))
-                    if active == 0 { throw StoreError.inconsistent(.membershipNotActive(id: update.id)) }
-                }
-                throw StoreError.inconsistent(.membershipNotActive(id: part.first?.id ?? ""))
-            }
-        }
+        return try db.integer(sql, arguments)
     }
 
     mutating func loadChainHead() throws {
@@ -136,7 +103,7 @@ struct StoreWriter {
         try batches.add(.audit, [sequence, serial, now, context.actor, context.commit, action.rawValue, type.rawValue, id, change,
                              chainHead, hash, user], db)
         chainHead = hash
-        if batches.isFull || membershipUpdates.count >= InsertBatches.limit { try flush() }
+        if batches.isFull { try batches.flush(db) }
     }
 
     /// Writes what is gathered, and records the chain's last hash in the same transaction, so a
@@ -256,8 +223,8 @@ struct StoreWriter {
                 """, arguments: [now, change.reason ?? Change.removedFromFiles, user, scope.kind.rawValue, scope.id])
             guard changed == 1 else { throw StoreError.inconsistent(.membershipNotActive(id: change.id)) }
         default:
-            membershipUpdates.append((change.id, [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
-                                                  membership.expires, Fingerprint.membership(membership)]))
+            batches.updateMembership(change.id, [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
+                                                 membership.expires, Fingerprint.membership(membership)])
         }
     }
 

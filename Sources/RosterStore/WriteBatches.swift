@@ -1,9 +1,11 @@
 import Foundation
 
-/// New rows gathered per table during an apply, written in multi-row `INSERT … VALUES`
-/// statements. Tables are written in the order their references need (users before the
-/// customers they own, invitations before their messages); rows of one table keep their order.
-struct InsertBatches {
+/// Writes gathered during an apply: new rows per table, written in multi-row `INSERT … VALUES`
+/// statements, and then the role and expiry changes of active memberships (a 1% change is mostly
+/// these), in `UPDATE … FROM (VALUES …)` statements. Tables are written in the order their
+/// references need (users before the customers they own, invitations before their messages);
+/// rows of one table keep their order.
+struct WriteBatches {
     enum Table: Int, CaseIterable {
         case roles, users, customers, accounts, memberships, invitations, outbox, audit
 
@@ -61,6 +63,9 @@ struct InsertBatches {
     /// The ids gathered for each upserted table: PostgreSQL refuses a statement that changes
     /// one row twice, so a second change of the same id first writes what is gathered.
     private var upserted: [Set<String>] = Array(repeating: [], count: Table.allCases.count)
+    /// Each membership update: its change's id, then user id, scope kind, scope id, roles,
+    /// expires, applied.
+    private var membershipUpdates: [(id: String, row: SQLArguments)] = []
     private var count = 0
 
     /// Gathers one row; its first value is the row's id.
@@ -70,6 +75,11 @@ struct InsertBatches {
             upserted[table.rawValue].insert(id)
         }
         rows[table.rawValue].append(row)
+        count += 1
+    }
+
+    mutating func updateMembership(_ changeID: String, _ row: SQLArguments) {
+        membershipUpdates.append((changeID, row))
         count += 1
     }
 
@@ -83,7 +93,36 @@ struct InsertBatches {
             rows[table.rawValue].removeAll(keepingCapacity: true)
             upserted[table.rawValue].removeAll(keepingCapacity: true)
         }
+        try writeMembershipUpdates(db)
         count = 0
+    }
+
+    private mutating func writeMembershipUpdates(_ db: any SQLSession) throws {
+        guard !membershipUpdates.isEmpty else { return }
+        let updates = membershipUpdates
+        membershipUpdates.removeAll(keepingCapacity: true)
+        var start = 0
+        for size in statementSizes(rows: updates.count, most: 500) {
+            let part = updates[start..<start + size]
+            start += size
+            // VALUES columns are column1… on both backends.
+            let changed = try db.execute("""
+                UPDATE memberships SET roles = v.column4, expires = v.column5, applied = v.column6
+                FROM (VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?)", count: size).joined(separator: ", "))) AS v
+                WHERE memberships.user_id = v.column1 AND memberships.scope_kind = v.column2
+                    AND memberships.scope_id = v.column3 AND memberships.ended_at IS NULL
+                """, part.flatMap(\.row))
+            guard changed == size else {
+                // Which one is not active: the transaction is rolled back either way.
+                for update in part {
+                    let active = try db.integer("""
+                        SELECT COUNT(*) FROM memberships WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
+                        """, Array(update.row.prefix(3)))
+                    if active == 0 { throw StoreError.inconsistent(.membershipNotActive(id: update.id)) }
+                }
+                throw StoreError.inconsistent(.membershipNotActive(id: part.first?.id ?? ""))
+            }
+        }
     }
 }
 
