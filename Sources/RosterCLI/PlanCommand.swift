@@ -76,10 +76,10 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
         environment.releaseAtExit((snapshot, desired, plan))
         if let out {
             let path = environment.app.absolute(out)
-            do {
-                try writeAtomically(path) { write in plan.writeJSON(write) }
+            do throws(AtomicFile.Failure) {
+                try AtomicFile.write(path, temporary: path + ".tmp-\(getpid())", mode: 0o644) { write in plan.writeJSON(write) }
             } catch {
-                throw RosterError.cannotWrite(what: "the plan", path: out, reason: error.localizedDescription)
+                throw RosterError.cannotWrite(what: "the plan", path: out, reason: error.description)
             }
         }
         writePlan(plan, options: options, environment: environment)
@@ -96,34 +96,5 @@ func writePlan(_ plan: Plan, options: some CommonOptions, environment: Environme
     PhaseTimings.measure("render") {
         PlanRenderers.renderer(for: options.output, color: options.useColor(in: environment), command: command)
             .write(plan, to: environment.stdout)
-    }
-}
-
-/// Writes a file through `body` (which hands over chunks of bytes) into a temporary file beside
-/// it, renamed over `path` only once complete: a failed or interrupted write leaves the old file.
-func writeAtomically(_ path: String, _ body: (@escaping ([UInt8]) -> Void) -> Void) throws {
-    let temporary = path + ".tmp-\(getpid())"
-    guard FileManager.default.createFile(atPath: temporary, contents: nil),
-          let handle = FileHandle(forWritingAtPath: temporary) else {
-        throw CocoaError(.fileWriteNoPermission, userInfo: [NSFilePathErrorKey: temporary])
-    }
-    var failure: (any Error)?
-    body { bytes in
-        guard failure == nil else { return }
-        do { try handle.write(contentsOf: bytes) } catch { failure = error }
-    }
-    do {
-        try handle.close()
-    } catch {
-        failure = failure ?? error
-    }
-    if let failure {
-        unlink(temporary)
-        throw failure
-    }
-    guard rename(temporary, path) == 0 else {
-        let error = POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
-        unlink(temporary)
-        throw error
     }
 }

@@ -38,23 +38,11 @@ public struct FileDelivery: DeliveryChannel {
         let name = message.messageID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "@" }
         let path = folder + "/" + name + ".eml"
         let bytes = Array(InvitationMessage(message, sender: sender).text.utf8)
-        let temporary = path + ".tmp"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { return failure("cannot write \(temporary)") }
-        let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
-        close(fd)
-        guard written == bytes.count else {
-            unlink(temporary)
-            return failure("cannot write \(temporary)")
-        }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            return failure("cannot rename \(temporary) to \(path)")
+        do throws(AtomicFile.Failure) {
+            try AtomicFile.write(path, temporary: path + ".tmp", mode: 0o600) { write in write(bytes) }
+        } catch {
+            return .temporaryFailure(reason: error.description, retryAfter: nil)
         }
         return .delivered
-    }
-
-    private func failure(_ what: String) -> DeliveryOutcome {
-        .temporaryFailure(reason: "\(what): \(String(cString: strerror(errno)))", retryAfter: nil)
     }
 }
