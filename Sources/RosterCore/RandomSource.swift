@@ -20,23 +20,28 @@ public struct SystemRandomSource: RandomSource {
     }
 }
 
-/// Deterministic bytes from a seed (SplitMix64), for tests and benchmarks only.
-public final class SeededRandomSource: RandomSource, @unchecked Sendable {
+/// Deterministic bytes from a seed (SplitMix64), for tests and benchmarks only; also a
+/// generator for `random(in:using:)` and `shuffled(using:)`.
+public final class SeededRandomSource: RandomSource, RandomNumberGenerator, @unchecked Sendable {
     private var state: UInt64
 
     public init(seed: UInt64) {
         state = seed
     }
 
+    public func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+
     public func bytes(_ count: Int) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(count)
         while out.count < count {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
+            let z = next()
             for shift in stride(from: 0, to: 64, by: 8) where out.count < count {
                 out.append(UInt8(truncatingIfNeeded: z >> UInt64(shift)))
             }

@@ -1,4 +1,5 @@
 import Foundation
+import RosterCore
 @testable import RosterServer
 import XCTest
 
@@ -132,7 +133,7 @@ final class ServeReaderTests: XCTestCase {
     /// Random edits of the valid bodies (bytes deleted, doubled, swapped for JSON's own), a
     /// seeded run: wherever the reader gives an answer, the decoder gives the same one.
     func testMutatedBodiesReadAsTheDecoderReadsThem() throws {
-        var random = SplitMix64(seed: 15)
+        let random = SeededRandomSource(seed: 15)
         let alphabet = Array(#"{}[]:,"\ u0aeE.-+1nlx"#.utf8) + [0x00, 0x0A, 0x80, 0xC3, 0xA9, 0xED, 0xFF]
         var read = 0
         for round in 0..<20_000 {
@@ -204,18 +205,5 @@ final class ServeReaderTests: XCTestCase {
         encoder.outputFormatting = [.sortedKeys]
         XCTAssertEqual(try encoder.encode(read), try encoder.encode(decoded), "read differently: \(shown)", file: file, line: line)
         return true
-    }
-}
-
-/// A seeded random source, so the mutation test is the same run every time.
-struct SplitMix64 {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -201,7 +201,7 @@ final class CoreTests: XCTestCase {
             diagnostic("b.yaml", 1, 1, .invalidSlug(field: "id", value: "X")),  // then by code
             diagnostic("b.yaml", 1, 1, .unusedRole(id: "viewer")),        // warnings last
         ]
-        var generator = SplitMix64(seed: 7)
+        var generator = SeededRandomSource(seed: 7)
         for _ in 0..<20 {
             XCTAssertEqual(expected.shuffled(using: &generator).sorted(), expected)
         }
@@ -323,22 +323,5 @@ final class CoreTests: XCTestCase {
         let file = "customers/acme.yaml"
         return Customer(id: Located(id, at: at(file, 2, 5)), name: nil, owner: Located(owner, at: at(file, 3, 8)),
                         status: .active, accountLimit: nil, members: members, location: at(file, 1, 1))
-    }
-}
-
-/// A small seeded generator so shuffles are the same on every run.
-private struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

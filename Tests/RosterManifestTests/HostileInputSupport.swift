@@ -124,7 +124,7 @@ extension HostileInputTests {
     ].map { Array($0.utf8) }
 
     /// Applies one random edit of 1–8 bytes to `bytes`; returns a description of it.
-    static func mutate(_ bytes: inout [UInt8], using random: inout SplitMix64) -> String {
+    static func mutate(_ bytes: inout [UInt8], using random: inout SeededRandomSource) -> String {
         let position = Int.random(in: 0...bytes.count, using: &random)
         let length = Int.random(in: 1...8, using: &random)
         func byte() -> UInt8 {
@@ -227,22 +227,5 @@ final class DiagnosticsBox: @unchecked Sendable {
     var diagnostics: [Diagnostic] {
         get { lock.withLock { stored } }
         set { lock.withLock { stored = newValue } }
-    }
-}
-
-/// SplitMix64: a tiny seeded generator, so every run mutates the same bytes.
-struct SplitMix64: RandomNumberGenerator {
-    private var state: UInt64
-
-    init(seed: UInt64) {
-        state = seed
-    }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -54,7 +54,7 @@ final class HostileInputTests: XCTestCase {
 
     func testRandomMutationsOfTheExamplesEndInSaneDiagnostics() throws {
         let files = try exampleFiles()
-        var random = SplitMix64(seed: 0x5EED_2027)
+        var random = SeededRandomSource(seed: 0x5EED_2027)
         let clock = ContinuousClock()
         let start = clock.now
         var problems: [String] = []
@@ -88,7 +88,7 @@ final class HostileInputTests: XCTestCase {
         for path in relativePaths {
             originals[path] = try bytes(of: root.appendingPathComponent(path))
         }
-        var random = SplitMix64(seed: 42)
+        var random = SeededRandomSource(seed: 42)
         let clock = ContinuousClock()
         let start = clock.now
         var problems: [String] = []
@@ -207,7 +207,7 @@ final class HostileInputTests: XCTestCase {
     }
 
     func testRandomBytesWithNULsAreASyntaxError() {
-        var random = SplitMix64(seed: 200)
+        var random = SeededRandomSource(seed: 200)
         var bytes = (0..<200).map { _ in UInt8.random(in: 0...255, using: &random) }
         for index in stride(from: 3, to: 200, by: 17) {
             bytes[index] = 0
