@@ -36,6 +36,8 @@ let package = Package(
             dependencies: [
                 "RosterCore",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                // SQLite's C API, which GRDB is built on: bulk statements bind through it directly.
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ]

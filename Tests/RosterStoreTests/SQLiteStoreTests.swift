@@ -14,3 +14,62 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(store.displayURL, "sqlite:\(folder)/nested/state.db")
     }
 }
+
+/// Multi-row statements bind their values through SQLite's C API (`SQLiteSession.bindAndRun`):
+/// every kind of value must read back as it went in, and errors must read like GRDB's.
+final class SQLiteBulkBindingTests: XCTestCase {
+    private func scratchStore() throws -> (SQLiteStore, String) {
+        let folder = FileManager.default.temporaryDirectory.path + "/roster-bulk-" + UUID().uuidString
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 3))
+        try store.write { db in
+            try db.execute("CREATE TABLE probe (i INTEGER, t TEXT NOT NULL, r REAL, b BLOB, o TEXT)", [])
+        }
+        return (store, folder)
+    }
+
+    func testBulkInsertKeepsEveryKindOfValue() throws {
+        let (store, folder) = try scratchStore()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let texts = ["", "plain", "Zoë 🚀 «quoted»", String(repeating: "x", count: 5000)]
+        let blobs: [[UInt8]] = [[], [0], [0xFF, 0x00, 0x7F], Array(repeating: 0xAB, count: 3000)]
+        let rows: [SQLArguments] = (0..<300).map { n in
+            [n % 7 == 0 ? Int64.max - Int64(n) : Int64(-n), texts[n % texts.count], Double(n) / 8,
+             blobs[n % blobs.count], n % 3 == 0 ? nil : "o\(n)"]
+        }
+        XCTAssertGreaterThan(rows.count * 5, SQLiteSession.directBindingFrom, "the statement must take the direct path")
+        try store.write { db in try db.insert(into: "probe", columns: ["i", "t", "r", "b", "o"], rows: rows) }
+
+        var read: [[String]] = []
+        try store.read { db in
+            try db.forEachRow("SELECT i, t, r, b, o, typeof(t), typeof(b), typeof(o) FROM probe ORDER BY rowid", []) { row in
+                read.append([String(try row.integer(0)), try row.text(1), String(try row.real(2)),
+                             try row.blob(3).map { String($0) }.joined(separator: ","), try row.optionalText(4) ?? "NULL",
+                             try row.text(5), try row.text(6), try row.text(7)])
+            }
+        }
+        XCTAssertEqual(read.count, rows.count)
+        for (n, row) in read.enumerated() {
+            let expected = [String(n % 7 == 0 ? Int64.max - Int64(n) : Int64(-n)), texts[n % texts.count], String(Double(n) / 8),
+                            blobs[n % blobs.count].map { String($0) }.joined(separator: ","), n % 3 == 0 ? "NULL" : "o\(n)",
+                            "text", "blob", n % 3 == 0 ? "null" : "text"]
+            XCTAssertEqual(row, expected, "row \(n)")
+        }
+    }
+
+    func testBulkInsertErrorsNameTheConstraintAndLeaveTheStatementReusable() throws {
+        let (store, folder) = try scratchStore()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func rows(nullAt bad: Int?) -> [SQLArguments] {
+            (0..<40).map { n in [Int64(n), n == bad ? nil : "t\(n)", 0.5, [UInt8(n)], "o"] }
+        }
+        XCTAssertThrowsError(try store.write { db in
+            try db.insert(into: "probe", columns: ["i", "t", "r", "b", "o"], rows: rows(nullAt: 17))
+        }) { error in
+            XCTAssertTrue("\(error)".contains("NOT NULL constraint failed: probe.t"), "\(error)")
+        }
+        // The failed transaction wrote nothing; the same cached statement works again.
+        try store.write { db in try db.insert(into: "probe", columns: ["i", "t", "r", "b", "o"], rows: rows(nullAt: nil)) }
+        let count = try store.read { db in try db.integer("SELECT COUNT(*) FROM probe", []) }
+        XCTAssertEqual(count, 40)
+    }
+}
