@@ -98,4 +98,15 @@ public protocol SQLStore: StateStore {
     /// Runs `body` in a write transaction, serialised with every other writer of the store;
     /// commits when it returns, rolls back when it throws.
     func write<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// `read`, on the connection that writes, for a loop that reads a page and then writes
+    /// about it (delivery): that connection's page cache still holds what the last writes
+    /// touched, where another connection's cache is dropped at every commit. Takes no write lock.
+    func readOnWriter<T>(_ body: (any SQLSession) throws -> T) throws -> T
+}
+
+extension SQLStore {
+    /// One connection reads and writes alike.
+    public func readOnWriter<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try read(body)
+    }
 }

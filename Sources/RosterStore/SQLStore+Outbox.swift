@@ -5,7 +5,7 @@ import RosterCore
 /// message shows, attempts recorded in one transaction per batch.
 extension SQLStore {
     public func pendingMessages(dueBy: Date?, after: String?, limit: Int) throws -> [OutboundInvitation] {
-        try read { db in
+        try readOnWriter { db in
             var conditions = ["o.status = 'pending'", "(o.token IS NOT NULL OR o.message IS NOT NULL)"]
             var arguments: SQLArguments = []
             if let dueBy {
