@@ -28,6 +28,7 @@ public struct ApplyRequest: Sendable {
 public enum ApplyResult: Sendable {
     /// The plan had no changes: nothing was written.
     case unchanged(Plan)
+    /// The changes written; the plan's access delta is empty here (it was shown, then let go of).
     case applied(Plan, ApplyOutcome)
 }
 
@@ -50,12 +51,15 @@ public struct ApplyService {
         try storeCall {
             try store.withApplyLock(holder: environment.lockHolder(actor: request.actor), timeout: request.lockTimeout) {
                 () throws -> ApplyResult in
-                let plan = try request.savedPlan ?? freshPlan(adopt: request.adopt)
+                var plan = try request.savedPlan ?? freshPlan(adopt: request.adopt)
                 show(plan)
                 guard !plan.isEmpty else { return .unchanged(plan) }
                 let blocked = plan.blockedRails.filter { !request.allowed.contains($0.rail) }
                 guard blocked.isEmpty else { throw RosterError.railsBlocked(blocked) }
                 guard approve(plan) else { throw RosterError.cancelled }
+                // Shown and approved, the access delta is not needed to write the changes: let
+                // go of it (a first plan's 370,000 rows) before the transaction takes its memory.
+                plan.accessDelta = []
                 try EventFeed(store: store, environment: environment).register(project.config.events)
                 let context = ApplyContext(actor: request.actor, commit: plan.desired.commit, now: environment.now(),
                                            random: environment.random, invitations: project.config.invitations)

@@ -87,7 +87,7 @@ public struct AccessResolver: Sendable {
                 }
             }
             return rows
-        }.flatMap { $0 }
+        }.joinedExactly()
     }
 
     /// What a user holds on one scope: each grant with the permissions it is the first to give.
@@ -240,6 +240,18 @@ public struct AccessResolver: Sendable {
             for key in accountsOf.keys { accountsOf[key]?.sort() }
             for key in memberships.keys { memberships[key]?.sort { $0.key < $1.key } }
         }
+    }
+}
+
+extension Array {
+    /// The parts one after the other in one array of exactly their size (`flatMap` grows its
+    /// result by doubling: for the 370,000 rows of a first plan's access delta, 34 MiB more at
+    /// the peak).
+    func joinedExactly<Row>() -> [Row] where Element == [Row] {
+        var joined: [Row] = []
+        joined.reserveCapacity(reduce(0) { $0 + $1.count })
+        for part in self { joined += part }
+        return joined
     }
 }
 

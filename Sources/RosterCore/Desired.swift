@@ -45,11 +45,13 @@ public struct DesiredDirectory: Sendable {
         let members = directory.customers.reduce(0) { $0 + $1.members.count }
             + directory.accounts.reduce(0) { $0 + $1.members.count }
         state.memberships.reserveCapacity(members)
+        var roleLists: [[String]: [String]] = [:]
         for customer in directory.customers {
             let active = customer.status == .active
             state.customers[customer.id.value] = CustomerState(id: customer.id.value, name: customer.name,
                                                                owner: Syntax.emailKey(customer.owner.value), active: active)
-            addMembers(customer.members, scope: ScopeRef(.customer, customer.id.value), scopeActive: active, today: today)
+            addMembers(customer.members, scope: ScopeRef(.customer, customer.id.value), scopeActive: active, today: today,
+                       roleLists: &roleLists)
         }
         for account in directory.accounts {
             let active = account.status == .active
@@ -60,7 +62,7 @@ public struct DesiredDirectory: Sendable {
             // An account of an inactive customer grants nothing, as if the customer were removed.
             let customerActive = state.customers[account.customer.value]?.active ?? false
             addMembers(account.members, scope: ScopeRef(.account, account.id.value), scopeActive: active && customerActive,
-                       today: today)
+                       today: today, roleLists: &roleLists)
         }
         self.directory = directory
     }
@@ -73,7 +75,10 @@ public struct DesiredDirectory: Sendable {
         DeclarationSources(directory)
     }
 
-    private mutating func addMembers(_ members: [Member], scope: ScopeRef, scopeActive: Bool, today: Day) {
+    /// `roleLists` holds each distinct list of roles once: 300,000 memberships share a few
+    /// dozen arrays instead of holding one each.
+    private mutating func addMembers(_ members: [Member], scope: ScopeRef, scopeActive: Bool, today: Day,
+                                     roleLists: inout [[String]: [String]]) {
         for member in members {
             let key = MembershipKey(user: Syntax.emailKey(member.user.value), scope: scope)
             if let expires = member.expires, expires.value <= today {
@@ -88,6 +93,7 @@ public struct DesiredDirectory: Sendable {
                 for role in roles.sorted() where unique.last != role { unique.append(role) }
                 roles = unique
             }
+            if let shared = roleLists[roles] { roles = shared } else { roleLists[roles] = roles }
             state.memberships[key] = MembershipState(key: key, roles: roles, expires: member.expires?.value.description)
         }
     }

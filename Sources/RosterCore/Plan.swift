@@ -41,6 +41,18 @@ public indirect enum EntityValue: Sendable, Hashable {
     case membership(MembershipState)
 }
 
+/// A value kept out of line, compared and hashed by value.
+final class Boxed<Value: Hashable & Sendable>: Hashable, Sendable {
+    let value: Value
+
+    init(_ value: Value) {
+        self.value = value
+    }
+
+    static func == (lhs: Boxed, rhs: Boxed) -> Bool { lhs.value == rhs.value }
+    func hash(into hasher: inout Hasher) { hasher.combine(value) }
+}
+
 /// What an invitation will say; the token itself is made at apply time, never planned.
 public struct InvitationPlan: Codable, Sendable, Hashable {
     /// The user's key.
@@ -94,7 +106,13 @@ public struct Change: Sendable, Hashable {
     /// Why, when it is not plain from before and after ("expired 2027-01-31", "user deactivated").
     public var reason: String?
     /// The invitation to issue (invite, reactivate of a user who never accepted, reissue-invitation).
-    public var invitation: InvitationPlan?
+    public var invitation: InvitationPlan? {
+        get { invitationBox?.value }
+        set { invitationBox = newValue.map(Boxed.init) }
+    }
+    /// Boxed: most changes issue none, and in line it was 40% of every change's size (a first
+    /// plan holds 440,000 changes).
+    private var invitationBox: Boxed<InvitationPlan>?
 
     public init(action: ChangeAction, type: EntityType, id: String, customer: String? = nil, account: String? = nil,
                 before: EntityValue? = nil, after: EntityValue? = nil, risk: Risk = .low, drift: Bool = false,

@@ -41,6 +41,23 @@ final class PlanJSONTests: XCTestCase {
                     changes: changes, accessDelta: access, rails: rails, warnings: ["re-issued 3 times"])
     }
 
+    /// A change's invitation is kept out of line (`Boxed`) but is still a value: copies are
+    /// independent, and equality and hashing go by what the invitation says.
+    func testChangeInvitationIsAValue() {
+        let invitation = InvitationPlan(user: "dan@x.example", email: "Dan@x.example", inviter: nil,
+                                        grants: [InvitationGrant(scope: ScopeRef(.customer, "acme"), roles: ["admin"])])
+        let change = Change(action: .invite, type: .user, id: "Dan@x.example", invitation: invitation)
+        var copy = change
+        XCTAssertEqual(copy, change)
+        XCTAssertEqual(copy.hashValue, Change(action: .invite, type: .user, id: "Dan@x.example", invitation: invitation).hashValue)
+        copy.invitation?.grants[0].roles = ["viewer"]
+        XCTAssertNotEqual(copy, change)
+        XCTAssertEqual(change.invitation?.grants[0].roles, ["admin"], "the original is unchanged")
+        copy.invitation = nil
+        XCTAssertNil(copy.invitation)
+        XCTAssertNotEqual(copy, change)
+    }
+
     func testSameBytesAsJSONEncoder() throws {
         let plan = samplePlan()
         XCTAssertEqual(String(decoding: try plan.jsonData(), as: UTF8.self), try encoderJSON(plan))
