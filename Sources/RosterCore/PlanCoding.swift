@@ -103,8 +103,13 @@ extension Plan: Codable {
     /// The bytes of `jsonData()`, handed to `write` about a mebibyte at a time (each chunk whole
     /// UTF-8), so that a plan of hundreds of thousands of changes is never whole in memory.
     public func writeJSON(chunkSize: Int = 1 << 20, _ write: @escaping ([UInt8]) -> Void) {
+        writeJSON(chunkSize: chunkSize, window: PlanJSONWriter.parallelWindow, write)
+    }
+
+    /// `writeJSON`, with `window` changes or access rows written at a time on every core.
+    func writeJSON(chunkSize: Int, window: Int, _ write: @escaping ([UInt8]) -> Void) {
         var writer = PlanJSONWriter(chunkSize: chunkSize, sink: write)
-        writer.write(self)
+        writer.write(self, window: window)
         writer.flush()
         write([UInt8(ascii: "\n")])
     }

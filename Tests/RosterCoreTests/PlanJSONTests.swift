@@ -92,6 +92,26 @@ final class PlanJSONTests: XCTestCase {
         for chunk in chunks { XCTAssertNotNil(String(validatingUTF8: chunk.map { CChar(bitPattern: $0) } + [0])) }
     }
 
+    /// Large arrays are written on every core a window at a time: the same bytes, whatever the
+    /// window, the chunk size or where the parts fall.
+    func testWrittenInParallelWindowsIsTheSameDocument() throws {
+        let sample = samplePlan()
+        var changes: [Change] = []
+        var access: [AccessChange] = []
+        for copy in 0..<37 {
+            changes += sample.changes.map { var change = $0; change.id += "-\(copy)"; return change }
+            access += sample.accessDelta.map { var row = $0; row.user = "u\(copy)@x.example"; return row }
+        }
+        let plan = Plan(desired: sample.desired, store: sample.store, changes: changes, accessDelta: access,
+                        rails: sample.rails, warnings: sample.warnings)
+        let expected = try encoderJSON(plan)
+        for (window, chunkSize) in [(1, 1), (2, 100), (5, 4096), (36, 64), (1000, 1 << 20)] {
+            var chunks: [[UInt8]] = []
+            plan.writeJSON(chunkSize: chunkSize, window: window) { chunks.append($0) }
+            XCTAssertEqual(String(decoding: chunks.joined(), as: UTF8.self), expected, "window \(window), chunks of \(chunkSize)")
+        }
+    }
+
     func testReadsBack() throws {
         let plan = samplePlan()
         XCTAssertEqual(try Plan.read(json: plan.jsonData()), plan)
