@@ -88,8 +88,12 @@ public struct InvitationGrant: Codable, Sendable, Hashable {
 
 /// One step of a plan.
 public struct Change: Sendable, Hashable {
+    // The one-byte fields first, together: a change is 8 bytes smaller than with them apart.
     public var action: ChangeAction
     public var type: EntityType
+    public var risk: Risk
+    /// The store had been changed outside roster; this change reverts it.
+    public var drift: Bool
     /// The entity's id: a role, customer or account id, a user's email, `email@kind:id` for a membership.
     public var id: String
     /// The customer this change belongs to, for grouping (nil for roles and users).
@@ -98,9 +102,6 @@ public struct Change: Sendable, Hashable {
     public var account: String?
     public var before: EntityValue?
     public var after: EntityValue?
-    public var risk: Risk
-    /// The store had been changed outside roster; this change reverts it.
-    public var drift: Bool
     /// Where the files declare what this change brings about ("file:line:col").
     public var source: String?
     /// Why, when it is not plain from before and after ("expired 2027-01-31", "user deactivated").

@@ -6,14 +6,24 @@ public struct SourceLocation: Hashable, Comparable, Sendable, CustomStringConver
     /// The file as shown to the user (relative to the working directory where possible).
     public var file: String
     /// 1-based line; 0 when the problem concerns the whole file.
-    public var line: Int
+    public var line: Int {
+        get { Int(storedLine) }
+        set { storedLine = UInt32(clamping: newValue) }
+    }
     /// 1-based column; 0 when the problem concerns the whole file or line.
-    public var column: Int
+    public var column: Int {
+        get { Int(storedColumn) }
+        set { storedColumn = UInt32(clamping: newValue) }
+    }
+    /// Kept in 32 bits each (files are limited far below 4 GiB): every value the files declare
+    /// carries a location, and a large directory holds about two million of them.
+    private var storedLine: UInt32
+    private var storedColumn: UInt32
 
     public init(file: String, line: Int, column: Int) {
         self.file = file
-        self.line = line
-        self.column = column
+        storedLine = UInt32(clamping: line)
+        storedColumn = UInt32(clamping: column)
     }
 
     /// A location that names a whole file.
