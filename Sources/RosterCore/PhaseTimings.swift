@@ -8,7 +8,7 @@ import Foundation
 public enum PhaseTimings {
     private static let lock = NSLock()
     nonisolated(unsafe) private static var enabled = false
-    nonisolated(unsafe) private static var phases: [(name: String, seconds: Double, cpu: Double, resident: Int, heap: Int)] = []
+    nonisolated(unsafe) private static var phases: [(name: String, seconds: Double, cpu: Double, resident: Int, now: Int)] = []
 
     public static func enable() {
         lock.withLock { enabled = true }
@@ -21,8 +21,8 @@ public enum PhaseTimings {
         defer {
             let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
             let (cpu, resident) = usage()
-            let heap = Self.heapInUse()
-            lock.withLock { phases.append((name, seconds, cpu - startCPU, resident, heap)) }
+            let now = Self.residentNow()
+            lock.withLock { phases.append((name, seconds, cpu - startCPU, resident, now)) }
         }
         return try body()
     }
@@ -32,14 +32,14 @@ public enum PhaseTimings {
         lock.withLock {
             phases.map {
                 "timing: \($0.name) \(String(format: "%.3f", $0.seconds)) s, \(String(format: "%.2f", $0.cpu)) s CPU, "
-                    + "\($0.resident) MiB peak, \($0.heap) MiB now\n"
+                    + "\($0.resident) MiB peak, \($0.now) MiB now\n"
             }.joined()
         }
     }
 
     /// The resident set now, in MiB (from /proc/self/statm; 0 where there is none): beside the
     /// peak, what the phase left alive (freed memory malloc keeps counts too).
-    private static func heapInUse() -> Int {
+    private static func residentNow() -> Int {
         let fd = open("/proc/self/statm", O_RDONLY)
         guard fd >= 0 else { return 0 }
         defer { close(fd) }

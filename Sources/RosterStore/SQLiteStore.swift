@@ -108,26 +108,20 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// (a delivery run reading 100,000 messages a page at a time made 7 disk reads per message
     /// through a reader, whose cache every commit of the run dropped).
     public func readOnWriter<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try wrap {
-            try pool.writeWithoutTransaction { db in
-                var result: T?
-                try db.inTransaction(.deferred) {
-                    result = try body(SQLiteSession(db: db))
-                    return .commit
-                }
-                guard let result else { preconditionFailure("a committed transaction always has its result") }
-                return result
-            }
-        }
+        try onWriter(.deferred, body)
     }
 
     /// One `BEGIN IMMEDIATE` transaction: SQLite's write lock is taken at once, so writers queue
     /// (up to the busy timeout) instead of failing at their first write.
     public func write<T>(_ body: (any SQLSession) throws -> T) throws -> T {
+        try onWriter(.immediate, body)
+    }
+
+    private func onWriter<T>(_ kind: Database.TransactionKind, _ body: (any SQLSession) throws -> T) throws -> T {
         try wrap {
             try pool.writeWithoutTransaction { db in
                 var result: T?
-                try db.inTransaction(.immediate) {
+                try db.inTransaction(kind) {
                     result = try body(SQLiteSession(db: db))
                     return .commit
                 }

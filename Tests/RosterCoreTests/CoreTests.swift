@@ -325,3 +325,19 @@ final class CoreTests: XCTestCase {
                         status: .active, accountLimit: nil, members: members, location: at(file, 1, 1))
     }
 }
+
+/// `ROSTER_TIMINGS=1`: one line a phase with its seconds, CPU seconds, the peak resident set
+/// and the resident set at the phase's end.
+final class PhaseTimingsTests: XCTestCase {
+    func testAPhaseReportsItsTimesAndMemory() throws {
+        PhaseTimings.enable()
+        let kept = PhaseTimings.measure("timings test phase") { [UInt8](repeating: 1, count: 8 << 20) }
+        XCTAssertEqual(kept.count, 8 << 20)
+        let line = try XCTUnwrap(PhaseTimings.report().split(separator: "\n").first { $0.contains("timings test phase") })
+        let pattern = #/^timing: timings test phase \d+\.\d{3} s, \d+\.\d{2} s CPU, (\d+) MiB peak, (\d+) MiB now$/#
+        let match = try XCTUnwrap(String(line).wholeMatch(of: pattern), String(line))
+        let (peak, now) = (Int(match.1) ?? 0, Int(match.2) ?? 0)
+        XCTAssertGreaterThanOrEqual(now, 8, "the 8 MiB array is alive at the phase's end")
+        XCTAssertGreaterThanOrEqual(peak, now)
+    }
+}
