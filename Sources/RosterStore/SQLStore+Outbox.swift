@@ -86,26 +86,31 @@ extension SQLStore {
         return names
     }
 
+    /// Delivered messages are marked in statements of up to 512 ids (one round trip each on
+    /// PostgreSQL, where a statement per message made delivering 100,000 take 83 s); the others,
+    /// each with its own error and schedule, one by one.
     public func recordAttempts(_ updates: [OutboxUpdate], at: Date) throws {
         guard !updates.isEmpty else { return }
         let time = Timestamp.string(at)
+        let delivered = updates.filter { $0.status == .delivered }.map(\.messageID)
         try write { db in
-            for update in updates {
-                switch update.status {
-                case .delivered:
-                    try db.execute("""
-                        UPDATE outbox SET status = 'delivered', delivered_at = ?, last_attempt_at = ?, token = NULL,
-                            message = NULL, attempts = attempts + 1, last_error = NULL, next_attempt_epoch = NULL
-                        WHERE id = ? AND status = 'pending'
-                        """, [time, time, update.messageID])
-                default:
-                    try db.execute("""
-                        UPDATE outbox SET status = ?, last_attempt_at = ?, attempts = attempts + 1, last_error = ?,
-                            next_attempt_epoch = ?
-                        WHERE id = ? AND status = 'pending'
-                        """, [update.status.rawValue, time, update.error, update.nextAttempt?.timeIntervalSince1970,
-                              update.messageID])
-                }
+            var start = 0
+            for size in statementSizes(rows: delivered.count, most: 512) {
+                let ids: SQLArguments = delivered[start..<start + size].map { $0 }
+                start += size
+                try db.execute("""
+                    UPDATE outbox SET status = 'delivered', delivered_at = ?, last_attempt_at = ?, token = NULL,
+                        message = NULL, attempts = attempts + 1, last_error = NULL, next_attempt_epoch = NULL
+                    WHERE status = 'pending' AND id IN (\(Array(repeating: "?", count: size).joined(separator: ", ")))
+                    """, [time, time] + ids)
+            }
+            for update in updates where update.status != .delivered {
+                try db.execute("""
+                    UPDATE outbox SET status = ?, last_attempt_at = ?, attempts = attempts + 1, last_error = ?,
+                        next_attempt_epoch = ?
+                    WHERE id = ? AND status = 'pending'
+                    """, [update.status.rawValue, time, update.error, update.nextAttempt?.timeIntervalSince1970,
+                          update.messageID])
             }
         }
     }
