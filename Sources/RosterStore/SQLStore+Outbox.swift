@@ -98,10 +98,13 @@ extension SQLStore {
             for size in statementSizes(rows: delivered.count, most: 512) {
                 let ids: SQLArguments = delivered[start..<start + size].map { $0 }
                 start += size
+                // COALESCE (status is never NULL) keeps SQLite from choosing the (status, …) index,
+                // which scans every pending message, over the 512 lookups of the primary key.
                 try db.execute("""
                     UPDATE outbox SET status = 'delivered', delivered_at = ?, last_attempt_at = ?, token = NULL,
                         message = NULL, attempts = attempts + 1, last_error = NULL, next_attempt_epoch = NULL
-                    WHERE status = 'pending' AND id IN (\(Array(repeating: "?", count: size).joined(separator: ", ")))
+                    WHERE id IN (\(Array(repeating: "?", count: size).joined(separator: ", ")))
+                        AND COALESCE(status, '') = 'pending'
                     """, [time, time] + ids)
             }
             for update in updates where update.status != .delivered {
