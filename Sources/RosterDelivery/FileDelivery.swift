@@ -24,12 +24,9 @@ public struct FileDelivery: DeliveryChannel {
     public func deliverNow(_ message: OutboundInvitation) -> DeliveryOutcome {
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
-            do {
-                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true,
-                                                        attributes: [.posixPermissions: 0o700])
-            } catch {
-                return .temporaryFailure(reason: "cannot create the outbox folder \(folder): \(error.localizedDescription)",
-                                         retryAfter: nil)
+            if let problem = Self.makeFolders(folder) {
+                return .temporaryFailure(reason: "cannot create the outbox folder \(folder): \(problem); "
+                                            + "fix it or set invitations.delivery.path", retryAfter: nil)
             }
         } else if !isFolder.boolValue {
             return .temporaryFailure(reason: "\(folder) is not a folder; remove it or set invitations.delivery.path",
@@ -44,5 +41,20 @@ public struct FileDelivery: DeliveryChannel {
             return .temporaryFailure(reason: error.description, retryAfter: nil)
         }
         return .delivered
+    }
+
+    /// Makes `path` and the folders above it that are missing (0700, the owner's alone); nil when
+    /// done, else the system's reason, after the folder it concerns when that is one above
+    /// (Foundation's `createDirectory` said only "The operation could not be completed").
+    static func makeFolders(_ path: String) -> String? {
+        var made = ""
+        for (index, part) in path.split(separator: "/").enumerated() {
+            made += index == 0 && !path.hasPrefix("/") ? String(part) : "/" + part
+            if mkdir(made, 0o700) != 0, errno != EEXIST {
+                let reason = String(cString: strerror(errno))
+                return made == path ? reason : "\(made): \(reason)"
+            }
+        }
+        return nil
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RosterCore
 @testable import RosterStore
+import RosterDelivery
 import XCTest
 
 /// SPEC §6: accepting, resending and revoking invitations, the `.eml` messages, and delivery
@@ -161,6 +162,29 @@ final class InvitationTests: XCTestCase {
                 """)
             XCTAssertEqual(stored, [hex(tokenHash(message.token))], "only the SHA-256 of the token is kept")
         }
+    }
+
+    /// A folder of the outbox's path that cannot be made is named with the system's reason.
+    func testAnOutboxFolderThatCannotBeMadeIsNamedWithTheReason() throws {
+        let root = FileManager.default.temporaryDirectory.path + "/roster-outbox-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        FileManager.default.createFile(atPath: root + "/taken", contents: Data("a file".utf8))
+        let message = OutboundInvitation(
+            messageID: "<invitation-abc@roster>", invitationID: "abc", recipient: InvitationParty(email: "dan@x.example", name: nil),
+            inviter: nil, scopes: [], token: "T0KEN", acceptURL: nil, issuedAt: Date(timeIntervalSince1970: 0),
+            expiresAt: Date(timeIntervalSince1970: 86_400), attempts: 0)
+
+        let blocked = FileDelivery(folder: root + "/taken/outbox").deliverNow(message)
+        XCTAssertEqual(blocked.failureReason, "cannot create the outbox folder \(root)/taken/outbox: Not a directory; "
+                       + "fix it or set invitations.delivery.path")
+        let deeper = FileDelivery(folder: root + "/taken/a/outbox").deliverNow(message)
+        XCTAssertEqual(deeper.failureReason, "cannot create the outbox folder \(root)/taken/a/outbox: \(root)/taken/a: "
+                       + "Not a directory; fix it or set invitations.delivery.path")
+
+        XCTAssertEqual(FileDelivery(folder: root + "/new/outbox").deliverNow(message), .delivered, "missing folders are made")
+        let mode = try FileManager.default.attributesOfItem(atPath: root + "/new/outbox")[.posixPermissions] as? Int
+        XCTAssertEqual(mode, 0o700)
     }
 
     func testFailedDeliveryIsKeptAndRetriedByDeliver() throws {
