@@ -94,16 +94,14 @@ extension SQLStore {
         let time = Timestamp.string(at)
         let delivered = updates.filter { $0.status == .delivered }.map(\.messageID)
         try write { db in
-            var start = 0
-            for size in statementSizes(rows: delivered.count, most: 512) {
-                let ids: SQLArguments = delivered[start..<start + size].map { $0 }
-                start += size
+            for part in statementParts(delivered, most: 512) {
+                let ids: SQLArguments = part.map { $0 }
                 // COALESCE (status is never NULL) keeps SQLite from choosing the (status, …) index,
                 // which scans every pending message, over the 512 lookups of the primary key.
                 try db.execute("""
                     UPDATE outbox SET status = 'delivered', delivered_at = ?, last_attempt_at = ?, token = NULL,
                         message = NULL, attempts = attempts + 1, last_error = NULL, next_attempt_epoch = NULL
-                    WHERE id IN (\(Array(repeating: "?", count: size).joined(separator: ", ")))
+                    WHERE id IN (\(Array(repeating: "?", count: part.count).joined(separator: ", ")))
                         AND COALESCE(status, '') = 'pending'
                     """, [time, time] + ids)
             }

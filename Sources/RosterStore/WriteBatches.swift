@@ -101,10 +101,8 @@ struct WriteBatches {
         guard !membershipUpdates.isEmpty else { return }
         let updates = membershipUpdates
         membershipUpdates.removeAll(keepingCapacity: true)
-        var start = 0
-        for size in statementSizes(rows: updates.count, most: 500) {
-            let part = updates[start..<start + size]
-            start += size
+        for part in statementParts(updates, most: 500) {
+            let size = part.count
             // VALUES columns are column1… on both backends.
             let changed = try db.execute("""
                 UPDATE memberships SET roles = v.column4, expires = v.column5, applied = v.column6
@@ -134,27 +132,26 @@ extension SQLSession {
         let most = max(1, min(512, 16_000 / columns.count))
         let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
-        var start = 0
-        for size in statementSizes(rows: rows.count, most: most) {
-            let statement = head + Array(repeating: placeholders, count: size).joined(separator: ", ") + suffix
+        for part in statementParts(rows, most: most) {
+            let statement = head + Array(repeating: placeholders, count: part.count).joined(separator: ", ") + suffix
             var arguments: SQLArguments = []
-            arguments.reserveCapacity(size * columns.count)
-            for row in rows[start..<start + size] { arguments += row }
+            arguments.reserveCapacity(part.count * columns.count)
+            for row in part { arguments += row }
             try execute(statement, arguments)
-            start += size
         }
     }
 }
 
-/// How many rows each statement of a batch takes: `most` while that many are left, then the
-/// rest in power-of-two parts, so that only a few distinct statements are ever prepared.
-func statementSizes(rows: Int, most: Int) -> [Int] {
-    var sizes: [Int] = []
-    var left = rows
-    while left > 0 {
+/// `items` in the parts that statements of a batch take: `most` while that many are left, then
+/// the rest in power-of-two parts, so that only a few distinct statements are ever prepared.
+func statementParts<Item>(_ items: [Item], most: Int) -> [ArraySlice<Item>] {
+    var parts: [ArraySlice<Item>] = []
+    var start = 0
+    while start < items.count {
+        let left = items.count - start
         let size = left >= most ? most : 1 << (Int.bitWidth - 1 - left.leadingZeroBitCount)
-        sizes.append(size)
-        left -= size
+        parts.append(items[start..<start + size])
+        start += size
     }
-    return sizes
+    return parts
 }
