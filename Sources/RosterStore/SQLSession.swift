@@ -49,6 +49,11 @@ public protocol SQLSession {
     @discardableResult
     func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int
 
+    /// Runs one statement whose row count nobody needs (a bulk insert). PostgreSQL sends it
+    /// without waiting, so the server runs it while roster builds the next; a failure is thrown
+    /// by a later statement of the transaction, at the latest by its commit.
+    func send(_ sql: String, _ arguments: SQLArguments) throws
+
     /// Runs one query and hands each row to `body`, in order.
     func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws
 
@@ -60,6 +65,10 @@ extension SQLSession {
     @discardableResult
     public func execute(_ sql: String) throws -> Int {
         try execute(sql, [])
+    }
+
+    public func send(_ sql: String, _ arguments: SQLArguments) throws {
+        try execute(sql, arguments)
     }
 
     /// The rows of a query, each mapped by `transform`.
@@ -102,9 +111,16 @@ public protocol SQLStore: StateStore {
     /// about it (delivery): that connection's page cache still holds what the last writes
     /// touched, where another connection's cache is dropped at every commit. Takes no write lock.
     func readOnWriter<T>(_ body: (any SQLSession) throws -> T) throws -> T
+    /// After a commit that issued `messages` invitation messages: brings the statistics the
+    /// query planner keeps of the tables delivery reads up to date, when the backend has such
+    /// statistics and that many new rows would mislead it.
+    func refreshStatistics(afterIssuing messages: Int)
 }
 
 extension SQLStore {
+    /// SQLite plans without gathered statistics (roster never runs `ANALYZE` there).
+    public func refreshStatistics(afterIssuing messages: Int) {}
+
     /// One connection reads and writes alike.
     public func readOnWriter<T>(_ body: (any SQLSession) throws -> T) throws -> T {
         try read(body)

@@ -3,7 +3,7 @@ import RosterCore
 
 extension SQLStore {
     public func apply(_ plan: Plan, context: ApplyContext) throws -> ApplyOutcome {
-        try write { db in
+        let outcome = try write { db in
             let info = try Self.storeInfo(db, backend: backend)
             guard plan.store.lineage == info.lineage, plan.store.serial == info.serial else {
                 let since = try Self.auditRecords(db, afterSerial: plan.store.serial, user: nil, since: nil)
@@ -23,6 +23,8 @@ extension SQLStore {
             try db.execute("UPDATE meta SET value = ? WHERE key = 'serial'", [String(info.serial + 1)])
             return ApplyOutcome(serial: info.serial + 1, applied: plan.changes.count, messages: writer.messages)
         }
+        refreshStatistics(afterIssuing: outcome.messages)
+        return outcome
     }
 }
 

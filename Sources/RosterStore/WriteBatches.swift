@@ -137,7 +137,7 @@ extension SQLSession {
             var arguments: SQLArguments = []
             arguments.reserveCapacity(part.count * columns.count)
             for row in part { arguments += row }
-            try execute(statement, arguments)
+            try send(statement, arguments)
         }
     }
 }

@@ -103,6 +103,28 @@ final class StoreContractTests: XCTestCase {
         XCTAssertEqual(try store.snapshot().store.serial, 0)
     }
 
+    /// Bulk inserts are sent without waiting on PostgreSQL (`SQLSession.send`): a failing one
+    /// must still fail the transaction, whether its answer is read by a later `send` (more than
+    /// `PostgresStore.sendAhead` follow it) or only before the commit. PostgreSQL would take
+    /// a `COMMIT` of a failed transaction as a rollback without an error.
+    func testFailingStatementSentAheadFailsTheTransactionAndCommitsNothing() throws {
+        let store = try stores.open()
+        for (failing, total) in [(2, 4), (2, PostgresStore.sendAhead + 6)] {
+            XCTAssertThrowsError(try store.write { db in
+                for index in 0..<total {
+                    // The failing statement repeats the first key.
+                    try db.send("INSERT INTO meta (key, value) VALUES (?, ?)", [index == failing ? "ahead-0" : "ahead-\(index)", "v"])
+                }
+            }, "statement \(failing) of \(total) failed") { error in
+                XCTAssertTrue(error is StoreError, "\(error)")
+            }
+            XCTAssertEqual(try store.read { db in try db.integer("SELECT COUNT(*) FROM meta WHERE key LIKE 'ahead-%'") }, 0)
+        }
+        // The connection is usable after each rollback.
+        try store.write { db in try db.send("INSERT INTO meta (key, value) VALUES (?, ?)", ["ahead-ok", "v"]) }
+        XCTAssertEqual(try store.read { db in try db.text("SELECT value FROM meta WHERE key = ?", ["ahead-ok"]) }, "v")
+    }
+
     func testAppliedPlanCommitsChangesAuditAndOutboxTogether() throws {
         let store = try stores.open()
         let outcome = try store.apply(try plan(store, [Self.role, Self.invite("amy@example.com")]), context: context())
