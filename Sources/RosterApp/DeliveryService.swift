@@ -142,7 +142,12 @@ public struct DeliveryService {
 
     /// The outcomes of `messages`, in their order, with up to the channel's concurrency in flight.
     private func send(_ messages: [OutboundInvitation], through channel: any DeliveryChannel) -> [DeliveryOutcome] {
-        if let files = channel as? FileDelivery { return messages.map(files.deliverNow) }
+        if let files = channel as? FileDelivery {
+            // On every core: composing a message and the kernel's work on its file are most of a
+            // run; the outcomes come back in the messages' order.
+            let parts = Parallel.split(messages, into: Parallel.parts(for: messages.count))
+            return Parallel.map(parts.count) { parts[$0].map(files.deliverNow) }.flatMap { $0 }
+        }
         return runBlocking {
             await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
                 for (index, message) in messages.enumerated() {
