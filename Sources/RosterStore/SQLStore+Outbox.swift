@@ -34,13 +34,15 @@ extension SQLStore {
                     email: try row.text(9), name: try row.optionalText(10), inviterEmail: try row.optionalText(11),
                     inviterName: try row.optionalText(12)))
             }
-            let decoder = JSONDecoder()
-            let plans = try rows.map { row -> InvitationPlan in
-                do {
-                    return try decoder.decode(InvitationPlan.self, from: Data(row.details.utf8))
-                } catch {
-                    throw StoreError.unreadableInvitation(id: row.invitationID)
-                }
+            // Decoded on every core: a tenth of a delivery run on one.
+            let parts = Parallel.split(rows, into: Parallel.parts(for: rows.count))
+            let decoded = Parallel.map(parts.count) { part in
+                let decoder = JSONDecoder()
+                return parts[part].map { try? decoder.decode(InvitationPlan.self, from: Data($0.details.utf8)) }
+            }
+            let plans = try zip(rows, decoded.joined()).map { row, plan in
+                guard let plan else { throw StoreError.unreadableInvitation(id: row.invitationID) }
+                return plan
             }
             let names = try scopeNames(db, Set(plans.flatMap { $0.grants.map(\.scope) }))
             return try zip(rows, plans).map { row, plan in
