@@ -316,13 +316,13 @@ public final class PostgresStore: SQLStore {
 
     fileprivate func run(_ sql: String, _ arguments: SQLArguments) throws -> PostgresQueryResult {
         try readUnanswered()
-        return try answer(try sendQuery(sql, arguments))
+        return try answer(try sendQuery(sql, CollectionOfOne(arguments)))
     }
 
-    /// Sends a statement whose answer nobody reads but for its errors (rows of a bulk insert).
-    fileprivate func send(_ sql: String, _ arguments: SQLArguments) throws {
+    /// Sends a statement whose answer nobody reads but for its errors (a multi-row insert).
+    fileprivate func send(_ sql: String, rows: ArraySlice<SQLArguments>) throws {
         if unanswered.count >= Self.sendAhead { _ = try answer(unanswered.removeFirst()) }
-        unanswered.append(try sendQuery(sql, arguments))
+        unanswered.append(try sendQuery(sql, rows))
     }
 
     /// Reads every unanswered statement's answer; throws the first failure, after waiting for all.
@@ -338,10 +338,11 @@ public final class PostgresStore: SQLStore {
         if let failure { throw failure }
     }
 
-    private func sendQuery(_ sql: String, _ arguments: SQLArguments) throws -> EventLoopFuture<PostgresQueryResult> {
+    /// Sends `sql` with the values of `rows`, one after the other.
+    private func sendQuery(_ sql: String, _ rows: some Collection<SQLArguments>) throws -> EventLoopFuture<PostgresQueryResult> {
         guard !connection.isClosed else { throw StoreError.postgres(.connectionLost(server: server)) }
-        var binds = PostgresBindings(capacity: arguments.count)
-        for argument in arguments {
+        var binds = PostgresBindings(capacity: rows.reduce(0) { $0 + $1.count })
+        for argument in rows.joined() {
             switch argument?.sqlValue ?? .null {
             case .null: binds.appendNull()
             case .integer(let value): binds.append(value)
@@ -454,8 +455,8 @@ struct PostgresSession: SQLSession {
         try store.run(sql, arguments).metadata.rows ?? 0
     }
 
-    func send(_ sql: String, _ arguments: SQLArguments) throws {
-        try store.send(sql, arguments)
+    func send(_ sql: String, rows: ArraySlice<SQLArguments>) throws {
+        try store.send(sql, rows: rows)
     }
 
     func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws {

@@ -49,10 +49,11 @@ public protocol SQLSession {
     @discardableResult
     func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int
 
-    /// Runs one statement whose row count nobody needs (a bulk insert). PostgreSQL sends it
-    /// without waiting, so the server runs it while roster builds the next; a failure is thrown
-    /// by a later statement of the transaction, at the latest by its commit.
-    func send(_ sql: String, _ arguments: SQLArguments) throws
+    /// Runs one statement whose row count nobody needs (a multi-row insert) with the values of
+    /// `rows` one after the other. PostgreSQL sends it without waiting, so the server runs it
+    /// while roster builds the next; a failure is thrown by a later statement of the
+    /// transaction, at the latest by its commit.
+    func send(_ sql: String, rows: ArraySlice<SQLArguments>) throws
 
     /// Runs one query and hands each row to `body`, in order.
     func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws
@@ -65,10 +66,6 @@ extension SQLSession {
     @discardableResult
     public func execute(_ sql: String) throws -> Int {
         try execute(sql, [])
-    }
-
-    public func send(_ sql: String, _ arguments: SQLArguments) throws {
-        try execute(sql, arguments)
     }
 
     /// The rows of a query, each mapped by `transform`.

@@ -169,7 +169,7 @@ struct SQLiteSession: SQLSession {
     func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {
         let statement = try db.cachedStatement(sql: sql)
         if arguments.count > Self.directBindingFrom {
-            try Self.bindAndRun(statement, sql: sql, arguments, on: db)
+            try Self.bindAndRun(statement, sql: sql, rows: CollectionOfOne(arguments), on: db)
         } else {
             try statement.execute(arguments: Self.arguments(arguments))
         }
@@ -182,26 +182,30 @@ struct SQLiteSession: SQLSession {
     /// transaction (BENCHMARKS.md, "Writes at scale").
     static let directBindingFrom = 64
 
-    /// Binds `arguments` to `statement` and steps it to the end; the statement is reset and its
-    /// bindings cleared afterwards, as GRDB leaves a cached statement. Errors are GRDB's
-    /// `DatabaseError`, as from `Statement.execute`.
-    static func bindAndRun(_ statement: Statement, sql: String, _ arguments: SQLArguments, on db: Database) throws {
+    /// Binds the values of `rows`, one after the other, to `statement` and steps it to the end;
+    /// the statement is reset afterwards. Errors are GRDB's `DatabaseError`, as from
+    /// `Statement.execute`.
+    ///
+    /// The bindings are not cleared: every run binds every parameter again, and SQLite then
+    /// copies each text into the buffer its parameter kept from the last run, where clearing
+    /// them had freed every buffer and the next run allocated each anew (a tenth of a first
+    /// apply's transaction went to `malloc` and `free`). Only this function runs a statement
+    /// of that many parameters, so GRDB never meets one with bindings left.
+    static func bindAndRun(_ statement: Statement, sql: String, rows: some Collection<SQLArguments>,
+                           on db: Database) throws {
         let handle = statement.sqliteStatement
         func failure(_ code: Int32) -> DatabaseError {
             DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
                           sql: sql)
         }
-        defer {
-            sqlite3_reset(handle)
-            sqlite3_clear_bindings(handle)
-        }
+        defer { sqlite3_reset(handle) }
         sqlite3_reset(handle)
-        guard sqlite3_bind_parameter_count(handle) == Int32(arguments.count) else {
+        guard sqlite3_bind_parameter_count(handle) == Int32(rows.reduce(0) { $0 + $1.count }) else {
             throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "wrong number of statement arguments", sql: sql)
         }
         // SQLITE_TRANSIENT: SQLite copies text and blobs before the call returns.
         let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-        for (offset, argument) in arguments.enumerated() {
+        for (offset, argument) in rows.joined().enumerated() {
             let index = Int32(offset + 1)
             let code: Int32
             switch argument?.sqlValue ?? .null {
@@ -229,6 +233,15 @@ struct SQLiteSession: SQLSession {
             case let code: throw failure(code)
             }
         }
+    }
+
+    func send(_ sql: String, rows: ArraySlice<SQLArguments>) throws {
+        let count = rows.reduce(0) { $0 + $1.count }
+        guard count > Self.directBindingFrom else {
+            try execute(sql, Array(rows.joined()))
+            return
+        }
+        try Self.bindAndRun(db.cachedStatement(sql: sql), sql: sql, rows: rows, on: db)
     }
 
     func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws {

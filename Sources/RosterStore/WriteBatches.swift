@@ -133,11 +133,7 @@ extension SQLSession {
         let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
         for part in statementParts(rows, most: most) {
-            let statement = head + Array(repeating: placeholders, count: part.count).joined(separator: ", ") + suffix
-            var arguments: SQLArguments = []
-            arguments.reserveCapacity(part.count * columns.count)
-            for row in part { arguments += row }
-            try send(statement, arguments)
+            try send(head + Array(repeating: placeholders, count: part.count).joined(separator: ", ") + suffix, rows: part)
         }
     }
 }

@@ -56,6 +56,37 @@ final class SQLiteBulkBindingTests: XCTestCase {
         }
     }
 
+    /// A statement keeps its bindings between runs (`bindAndRun` does not clear them): the next
+    /// run must still read every value anew, a shorter text, an empty blob or a NULL in place of
+    /// a long value included.
+    func testRerunStatementBindsEveryValueAnew() throws {
+        let (store, folder) = try scratchStore()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func rows(_ run: Int) -> [SQLArguments] {
+            (0..<64).map { n -> SQLArguments in
+                if run == 0 {
+                    return [Int64(n), String(repeating: "long", count: 300), 1.5, [UInt8](repeating: 7, count: 900), "kept"]
+                }
+                let text = n % 2 == 0 ? "" : "s\(n)"
+                let blob: [UInt8] = n % 2 == 0 ? [] : [UInt8(n)]
+                return [Int64(1000 + n), text, nil, blob, nil]
+            }
+        }
+        XCTAssertGreaterThan(64 * 5, SQLiteSession.directBindingFrom, "the statement must take the direct path")
+        for run in 0..<2 {
+            try store.write { db in try db.insert(into: "probe", columns: ["i", "t", "r", "b", "o"], rows: rows(run)) }
+        }
+        var read: [String] = []
+        try store.read { db in
+            try db.forEachRow("SELECT i, t, r IS NULL, hex(b), o IS NULL FROM probe WHERE i >= 1000 ORDER BY i", []) { row in
+                read.append("\(try row.integer(0)) \(try row.text(1)) \(try row.bool(2)) \(try row.text(3)) \(try row.bool(4))")
+            }
+        }
+        XCTAssertEqual(read, (0..<64).map { n in
+            "\(1000 + n) \(n % 2 == 0 ? "" : "s\(n)") true \(n % 2 == 0 ? "" : String(format: "%02X", n)) true"
+        })
+    }
+
     func testBulkInsertErrorsNameTheConstraintAndLeaveTheStatementReusable() throws {
         let (store, folder) = try scratchStore()
         defer { try? FileManager.default.removeItem(atPath: folder) }

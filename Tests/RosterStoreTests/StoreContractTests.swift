@@ -113,7 +113,7 @@ final class StoreContractTests: XCTestCase {
             XCTAssertThrowsError(try store.write { db in
                 for index in 0..<total {
                     // The failing statement repeats the first key.
-                    try db.send("INSERT INTO meta (key, value) VALUES (?, ?)", [index == failing ? "ahead-0" : "ahead-\(index)", "v"])
+                    try db.send("INSERT INTO meta (key, value) VALUES (?, ?)", rows: [[index == failing ? "ahead-0" : "ahead-\(index)", "v"]])
                 }
             }, "statement \(failing) of \(total) failed") { error in
                 XCTAssertTrue(error is StoreError, "\(error)")
@@ -121,7 +121,7 @@ final class StoreContractTests: XCTestCase {
             XCTAssertEqual(try store.read { db in try db.integer("SELECT COUNT(*) FROM meta WHERE key LIKE 'ahead-%'") }, 0)
         }
         // The connection is usable after each rollback.
-        try store.write { db in try db.send("INSERT INTO meta (key, value) VALUES (?, ?)", ["ahead-ok", "v"]) }
+        try store.write { db in try db.send("INSERT INTO meta (key, value) VALUES (?, ?), (?, ?)", rows: [["ahead-ok", "v"], ["ahead-2", "w"]]) }
         XCTAssertEqual(try store.read { db in try db.text("SELECT value FROM meta WHERE key = ?", ["ahead-ok"]) }, "v")
     }
 
