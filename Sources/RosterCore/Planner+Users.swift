@@ -40,6 +40,9 @@ extension PlanWork {
         let differences = Self.differences(declared: want.users, stored: stored.users) { key, user, old in
             Self.isUnchanged(key, user, old: old, invitations: pending, now: now)
         }
+        let invitedAnew = planner.adopt ? [:] : newInvitationPlans(differences.changed.filter {
+            stored.users[$0] == nil && want.users[$0]?.status == .active
+        })
         for key in differences.changed {
             guard let user = want.users[key] else { continue }
             let entity = EntityKey.user(key)
@@ -53,7 +56,7 @@ extension PlanWork {
                     var invited = user
                     invited.status = .invited
                     add(.users, Change(action: .invite, type: .user, id: user.email, after: .user(invited),
-                                       source: source { $0.user(key) }, invitation: invitationPlan(for: key)))
+                                       source: source { $0.user(key) }, invitation: invitedAnew[key] ?? invitationPlan(for: key)))
                 }
                 continue
             }
@@ -128,8 +131,24 @@ extension PlanWork {
                                    risk: .high, drift: drifted(EntityKey.user(user.key)), source: source, reason: reason))
     }
 
+    /// The invitations of the users `keys`, made on every core (a first plan makes one per user).
+    private mutating func newInvitationPlans(_ keys: [String]) -> [String: InvitationPlan] {
+        guard !keys.isEmpty else { return [:] }
+        let (grants, want) = (grantsIndex(), want)
+        let parts = Parallel.split(keys, into: Parallel.parts(for: keys.count))
+        let plans = Parallel.map(parts.count) { part in
+            parts[part].map { Self.invitationPlan(for: $0, replaces: nil, grants: grants[$0] ?? [:], in: want) }
+        }
+        return Dictionary(uniqueKeysWithValues: zip(keys, plans.joined()))
+    }
+
     /// The invitation a user would get now: scopes and roles from the files, inviter by SPEC §6.
     mutating func invitationPlan(for key: String, replaces: String? = nil) -> InvitationPlan {
+        Self.invitationPlan(for: key, replaces: replaces, grants: grantsIndex()[key] ?? [:], in: want)
+    }
+
+    /// What each user owns or is a member of in the files, built on first use.
+    private mutating func grantsIndex() -> [String: [ScopeRef: [String]]] {
         if grantsByUser == nil {
             var index: [String: [ScopeRef: [String]]] = [:]
             for customer in want.customers.values where customer.active {
@@ -143,7 +162,11 @@ extension PlanWork {
             }
             grantsByUser = index
         }
-        let grants = grantsByUser?[key] ?? [:]
+        return grantsByUser ?? [:]
+    }
+
+    private static func invitationPlan(for key: String, replaces: String?, grants: [ScopeRef: [String]],
+                                       in want: DirectoryState) -> InvitationPlan {
         // Customers sort before accounts, then by id: the first scope someone else owns names the inviter.
         let scopes = grants.keys.sorted()
         var inviter: String?
