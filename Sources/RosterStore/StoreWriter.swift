@@ -14,6 +14,7 @@ extension SQLStore {
             var writer = StoreWriter(db: db, context: context, serial: info.serial + 1)
             try writer.loadChainHead()
             try writer.loadUserIDs(plan.userKeys)
+            writer.drawInvitationIDs(plan.changes.reduce(0) { $0 + ($1.invitation == nil ? 0 : 1) })
             for change in plan.changes {
                 try writer.apply(change)
                 try writer.audit(action: .change(change.action), type: change.type, id: change.id,
@@ -52,6 +53,8 @@ struct StoreWriter {
     private var missingUsers: Set<String> = []
     /// The id the next created user gets; nil until a user is created.
     private var nextUserID: Int64?
+    /// Ids for the invitations still to be issued, largest first (see `drawInvitationIDs`).
+    private var invitationIDs: [String] = []
 
     init(db: any SQLSession, context: ApplyContext, serial: Int) {
         self.db = db
@@ -261,12 +264,20 @@ struct StoreWriter {
                        arguments: [now, user])
     }
 
+    /// Draws the random ids of the `count` invitations the plan issues up front, to hand them
+    /// out in ascending order: the outbox is delivered in `(created_at, id)` order, and with
+    /// ids in the order of the rows, delivery reads and updates the outbox page after page
+    /// (and the id indexes are appended to) instead of touching a random page per message.
+    mutating func drawInvitationIDs(_ count: Int) {
+        invitationIDs = (0..<count).map { _ in hex(context.random.bytes(16)) }.sorted(by: >)
+    }
+
     /// A new token (only its hash stored), the invitation row, and its message in the outbox;
     /// returns the invitation's id.
     @discardableResult
     mutating func issueInvitation(_ invitation: InvitationPlan, reissueCount: Int) throws -> String {
         let user = try userID(invitation.user)
-        let id = hex(context.random.bytes(16))
+        let id = invitationIDs.popLast() ?? hex(context.random.bytes(16))
         let token = base64URL(context.random.bytes(32))
         let expires = context.now.addingTimeInterval(TimeInterval(context.invitations.ttl))
         try batches.add(.invitations, [id, user, tokenHash(token), invitation.compactJSON, invitation.inviter, now,

@@ -141,6 +141,16 @@ final class StoreContractTests: XCTestCase {
         XCTAssertEqual(try store.verifyAudit(), AuditVerification(records: 3, firstBroken: nil, reason: nil))
     }
 
+    /// One apply's invitations get ascending ids in the order they are issued, so delivery, which
+    /// pages through the outbox by `(created_at, id)`, goes in the plan's order (and reads the
+    /// outbox page after page).
+    func testOneApplysMessagesAreDeliveredInThePlansOrder() throws {
+        let store = try stores.open()
+        let emails = (0..<12).map { "user\(($0 * 7) % 12)@example.com" }
+        _ = try store.apply(try plan(store, [Self.role] + emails.map(Self.invite)), context: context(seed: 9))
+        XCTAssertEqual(try store.pendingMessages(dueBy: nil, after: nil, limit: 100).map(\.recipient.email), emails)
+    }
+
     func testEmptyPlanLeavesTheSerialAlone() throws {
         let store = try stores.open()
         XCTAssertEqual(try store.apply(try plan(store, []), context: context()), ApplyOutcome(serial: 0, applied: 0, messages: 0))
