@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import RosterCore
 @testable import RosterStore
 import XCTest
@@ -12,6 +13,29 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(try store.appliedMigrations(), ["v1-directory", "v2-delivery", "v3-events", "v4-reading"])
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/nested/state.db"))
         XCTAssertEqual(store.displayURL, "sqlite:\(folder)/nested/state.db")
+    }
+}
+
+/// A new store's file has 16 KiB pages; a store made with SQLite's default 4 KiB keeps them
+/// (SQLite changes a page size only by `VACUUM`) and is read and written as before.
+final class SQLitePageSizeTests: XCTestCase {
+    func testNewStoresHaveLargerPagesAndOlderOnesKeepTheirs() throws {
+        let folder = FileManager.default.temporaryDirectory.path + "/roster-pages-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        func pageSize(_ store: SQLiteStore) throws -> Int64? {
+            try store.read { db in try db.integer("PRAGMA page_size") }
+        }
+        let new = try SQLiteStore(path: folder + "/new.db", random: SeededRandomSource(seed: 1))
+        XCTAssertEqual(try pageSize(new), Int64(SQLiteStore.pageSize))
+        XCTAssertEqual(SQLiteStore.pageSize, 16384)
+
+        let oldPath = folder + "/old.db"
+        let made = try DatabaseQueue(path: oldPath)
+        try made.write { db in try db.execute(sql: "PRAGMA page_size = 4096; CREATE TABLE t (x)") }
+        try made.close()
+        let old = try SQLiteStore(path: oldPath, random: SeededRandomSource(seed: 2))
+        XCTAssertEqual(try pageSize(old), 4096)
+        XCTAssertEqual(try old.snapshot().store.serial, 0, "migrated and readable")
     }
 }
 
