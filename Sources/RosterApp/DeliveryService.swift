@@ -145,8 +145,7 @@ public struct DeliveryService {
         if let files = channel as? FileDelivery {
             // On every core: composing a message and the kernel's work on its file are most of a
             // run; the outcomes come back in the messages' order.
-            let parts = Parallel.split(messages, into: Parallel.parts(for: messages.count))
-            return Parallel.map(parts.count) { parts[$0].map(files.deliverNow) }.flatMap { $0 }
+            return Parallel.map(messages) { files.deliverNow($0) }
         }
         return runBlocking {
             await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in

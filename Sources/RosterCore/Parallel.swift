@@ -21,6 +21,13 @@ public enum Parallel {
         return results.values
     }
 
+    /// `items.map(transform)`, the parts of `items` transformed at the same time; the results in
+    /// the items' order.
+    public static func map<T: Sendable, U: Sendable>(_ items: [T], _ transform: @Sendable (T) -> U) -> [U] {
+        let parts = split(items, into: parts(for: items.count))
+        return map(parts.count) { parts[$0].map(transform) }.joinedExactly()
+    }
+
     /// The bounds of `count` nearly equal consecutive parts of `0..<total`.
     public static func split(_ total: Int, into count: Int) -> [Range<Int>] {
         (0..<count).map { part in (total * part / count)..<(total * (part + 1) / count) }

@@ -75,11 +75,11 @@ struct PlanJSONWriter {
         open(UInt8(ascii: "["))
         let depth = depth
         for start in stride(from: 0, to: items.count, by: window) {
-            let slice = start..<min(items.count, start + window)
-            let parts = Parallel.split(slice.count, into: Parallel.parts(for: slice.count)).map { $0.shifted(by: start) }
+            let slice = items[start..<min(items.count, start + window)]
+            let parts = Parallel.split(slice, into: Parallel.parts(for: slice.count))
             let pieces = Parallel.map(parts.count) { part in
-                var writer = PlanJSONWriter(fragmentAt: depth, afterFirst: parts[part].lowerBound > 0)
-                for item in items[parts[part]] {
+                var writer = PlanJSONWriter(fragmentAt: depth, afterFirst: parts[part].startIndex > 0)
+                for item in parts[part] {
                     writer.member()
                     element(&writer, item)
                 }
@@ -356,10 +356,6 @@ extension PlanJSONWriter {
             w.field("user", invitation.user)
         }
     }
-}
-
-extension Range<Int> {
-    func shifted(by offset: Int) -> Range<Int> { (lowerBound + offset)..<(upperBound + offset) }
 }
 
 extension Change {

@@ -135,11 +135,8 @@ extension PlanWork {
     private mutating func newInvitationPlans(_ keys: [String]) -> [String: InvitationPlan] {
         guard !keys.isEmpty else { return [:] }
         let (grants, want) = (grantsIndex(), want)
-        let parts = Parallel.split(keys, into: Parallel.parts(for: keys.count))
-        let plans = Parallel.map(parts.count) { part in
-            parts[part].map { Self.invitationPlan(for: $0, replaces: nil, grants: grants[$0] ?? [:], in: want) }
-        }
-        return Dictionary(uniqueKeysWithValues: zip(keys, plans.joined()))
+        let plans = Parallel.map(keys) { Self.invitationPlan(for: $0, replaces: nil, grants: grants[$0] ?? [:], in: want) }
+        return Dictionary(uniqueKeysWithValues: zip(keys, plans))
     }
 
     /// The invitation a user would get now: scopes and roles from the files, inviter by SPEC §6.

@@ -341,7 +341,7 @@ public final class PostgresStore: SQLStore {
     /// Sends `sql` with the values of `rows`, one after the other.
     private func sendQuery(_ sql: String, _ rows: some Collection<SQLArguments>) throws -> EventLoopFuture<PostgresQueryResult> {
         guard !connection.isClosed else { throw StoreError.postgres(.connectionLost(server: server)) }
-        var binds = PostgresBindings(capacity: rows.reduce(0) { $0 + $1.count })
+        var binds = PostgresBindings(capacity: rows.valueCount)
         for argument in rows.joined() {
             switch argument?.sqlValue ?? .null {
             case .null: binds.appendNull()

@@ -28,6 +28,11 @@ extension Optional: SQLBindable where Wrapped: SQLBindable {
 /// The arguments of one statement, in the order of its `?` placeholders.
 public typealias SQLArguments = [(any SQLBindable)?]
 
+extension Collection<SQLArguments> {
+    /// How many values the argument lists hold together: a multi-row statement's placeholders.
+    var valueCount: Int { reduce(0) { $0 + $1.count } }
+}
+
 /// One result row, read by column position (a name lookup per value costs more than the row).
 public protocol SQLRow {
     func text(_ column: Int) throws -> String

@@ -35,12 +35,9 @@ extension SQLStore {
                     inviterName: try row.optionalText(12)))
             }
             // Decoded on every core: a tenth of a delivery run on one.
-            let parts = Parallel.split(rows, into: Parallel.parts(for: rows.count))
-            let decoded = Parallel.map(parts.count) { part in
-                let decoder = JSONDecoder()
-                return parts[part].map { try? decoder.decode(InvitationPlan.self, from: Data($0.details.utf8)) }
-            }
-            let plans = try zip(rows, decoded.joined()).map { row, plan in
+            let decoder = JSONDecoder()
+            let decoded = Parallel.map(rows) { try? decoder.decode(InvitationPlan.self, from: Data($0.details.utf8)) }
+            let plans = try zip(rows, decoded).map { row, plan in
                 guard let plan else { throw StoreError.unreadableInvitation(id: row.invitationID) }
                 return plan
             }

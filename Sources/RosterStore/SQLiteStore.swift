@@ -176,7 +176,7 @@ struct SQLiteSession: SQLSession {
     func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {
         let statement = try db.cachedStatement(sql: sql)
         if arguments.count > Self.directBindingFrom {
-            try Self.bindAndRun(statement, sql: sql, rows: CollectionOfOne(arguments), on: db)
+            try Self.bindAndRun(statement, sql: sql, rows: CollectionOfOne(arguments), count: arguments.count, on: db)
         } else {
             try statement.execute(arguments: Self.arguments(arguments))
         }
@@ -189,7 +189,7 @@ struct SQLiteSession: SQLSession {
     /// transaction (BENCHMARKS.md, "Writes at scale").
     static let directBindingFrom = 64
 
-    /// Binds the values of `rows`, one after the other, to `statement` and steps it to the end;
+    /// Binds the `count` values of `rows`, one after the other, to `statement` and steps it to the end;
     /// the statement is reset afterwards. Errors are GRDB's `DatabaseError`, as from
     /// `Statement.execute`.
     ///
@@ -198,7 +198,7 @@ struct SQLiteSession: SQLSession {
     /// them had freed every buffer and the next run allocated each anew (a tenth of a first
     /// apply's transaction went to `malloc` and `free`). Only this function runs a statement
     /// of that many parameters, so GRDB never meets one with bindings left.
-    static func bindAndRun(_ statement: Statement, sql: String, rows: some Collection<SQLArguments>,
+    static func bindAndRun(_ statement: Statement, sql: String, rows: some Collection<SQLArguments>, count: Int,
                            on db: Database) throws {
         let handle = statement.sqliteStatement
         func failure(_ code: Int32) -> DatabaseError {
@@ -207,7 +207,7 @@ struct SQLiteSession: SQLSession {
         }
         defer { sqlite3_reset(handle) }
         sqlite3_reset(handle)
-        guard sqlite3_bind_parameter_count(handle) == Int32(rows.reduce(0) { $0 + $1.count }) else {
+        guard sqlite3_bind_parameter_count(handle) == Int32(count) else {
             throw DatabaseError(resultCode: .SQLITE_MISUSE, message: "wrong number of statement arguments", sql: sql)
         }
         // SQLITE_TRANSIENT: SQLite copies text and blobs before the call returns.
@@ -243,12 +243,12 @@ struct SQLiteSession: SQLSession {
     }
 
     func send(_ sql: String, rows: ArraySlice<SQLArguments>) throws {
-        let count = rows.reduce(0) { $0 + $1.count }
+        let count = rows.valueCount
         guard count > Self.directBindingFrom else {
             try execute(sql, Array(rows.joined()))
             return
         }
-        try Self.bindAndRun(db.cachedStatement(sql: sql), sql: sql, rows: rows, on: db)
+        try Self.bindAndRun(db.cachedStatement(sql: sql), sql: sql, rows: rows, count: count, on: db)
     }
 
     func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws {
