@@ -58,8 +58,11 @@ public struct ApplyService {
                 guard blocked.isEmpty else { throw RosterError.railsBlocked(blocked) }
                 guard approve(plan) else { throw RosterError.cancelled }
                 // Shown and approved, the access delta is not needed to write the changes: let
-                // go of it (a first plan's 370,000 rows) before the transaction takes its memory.
+                // go of it (a first plan's 370,000 rows) before the transaction takes its memory,
+                // and give the memory back: SQLite's page cache grows on the thread that runs the
+                // inserts (`SQLiteSender`), from memory of its own.
                 plan.accessDelta = []
+                Memory.returnFreedMemory()
                 try EventFeed(store: store, environment: environment).register(project.config.events)
                 let context = ApplyContext(actor: request.actor, commit: plan.desired.commit, now: environment.now(),
                                            random: environment.random, invitations: project.config.invitations)

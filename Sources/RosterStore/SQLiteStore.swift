@@ -20,6 +20,9 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// The page size of a new store's file, in bytes (an existing file keeps its own).
     static let pageSize = 16384
 
+    /// How many statements a write transaction sends ahead of its thread (`SQLiteSender`).
+    static let sendAhead = 8
+
     /// Set when the existing file could be read by other local users (it holds undelivered
     /// tokens): the caller warns, naming the fix.
     public let readableByOthers: Bool
@@ -108,7 +111,7 @@ public final class SQLiteStore: SQLStore, Sendable {
     // MARK: Sessions
 
     public func read<T>(_ body: (any SQLSession) throws -> T) throws -> T {
-        try wrap { try pool.read { db in try body(SQLiteSession(db: db)) } }
+        try wrap { try pool.read { db in try body(SQLiteSession(db: db, sender: nil)) } }
     }
 
     /// A deferred transaction on the pool's writer: it reads through the writer's 128 MiB cache
@@ -129,7 +132,11 @@ public final class SQLiteStore: SQLStore, Sendable {
             try pool.writeWithoutTransaction { db in
                 var result: T?
                 try db.inTransaction(kind) {
-                    result = try body(SQLiteSession(db: db))
+                    let sender = SQLiteSender(db: db)
+                    // Before GRDB commits or rolls back: no statement may still run then.
+                    defer { sender.close() }
+                    result = try body(SQLiteSession(db: db, sender: sender))
+                    try sender.finish()
                     return .commit
                 }
                 guard let result else { preconditionFailure("a committed transaction always has its result") }
@@ -170,10 +177,13 @@ public final class SQLiteStore: SQLStore, Sendable {
 /// GRDB behind `SQLSession`: statements are compiled once per connection and reused.
 struct SQLiteSession: SQLSession {
     let db: Database
+    /// A transaction's statements sent ahead (`send`); nil in a read.
+    let sender: SQLiteSender?
     var isPostgres: Bool { false }
 
     @discardableResult
     func execute(_ sql: String, _ arguments: SQLArguments) throws -> Int {
+        try sender?.finish()
         let statement = try db.cachedStatement(sql: sql)
         if arguments.count > Self.directBindingFrom {
             try Self.bindAndRun(statement, sql: sql, rows: CollectionOfOne(arguments), count: arguments.count, on: db)
@@ -183,10 +193,10 @@ struct SQLiteSession: SQLSession {
         return db.changesCount
     }
 
-    /// From how many arguments a statement binds them through SQLite's C API instead of GRDB's
-    /// `StatementArguments`: the multi-row inserts of an apply, thousands of values each, where
-    /// converting every value to a `DatabaseValue` and validating the list was a tenth of the
-    /// transaction (BENCHMARKS.md, "Writes at scale").
+    /// From how many arguments `execute` binds them through SQLite's C API instead of GRDB's
+    /// `StatementArguments`: converting every value to a `DatabaseValue` and validating the list
+    /// was a tenth of a first apply's transaction when its inserts went that way (BENCHMARKS.md,
+    /// "Writes at scale").
     static let directBindingFrom = 64
 
     /// Binds the `count` values of `rows`, one after the other, to `statement` and steps it to the end;
@@ -197,12 +207,18 @@ struct SQLiteSession: SQLSession {
     /// copies each text into the buffer its parameter kept from the last run, where clearing
     /// them had freed every buffer and the next run allocated each anew (a tenth of a first
     /// apply's transaction went to `malloc` and `free`). Only this function runs a statement
-    /// of that many parameters, so GRDB never meets one with bindings left.
+    /// of that many parameters, and the statements `send` runs are its own, so GRDB never
+    /// meets one with bindings left.
     static func bindAndRun(_ statement: Statement, sql: String, rows: some Collection<SQLArguments>, count: Int,
                            on db: Database) throws {
-        let handle = statement.sqliteStatement
+        try bindAndRun(statement.sqliteStatement, sql: sql, rows: rows, count: count, connection: db.sqliteConnection)
+    }
+
+    /// The same on SQLite's own handles, which a thread other than GRDB's may use (`SQLiteSender`).
+    static func bindAndRun(_ handle: OpaquePointer?, sql: String, rows: some Collection<SQLArguments>, count: Int,
+                           connection: OpaquePointer?) throws {
         func failure(_ code: Int32) -> DatabaseError {
-            DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+            DatabaseError(resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(connection)),
                           sql: sql)
         }
         defer { sqlite3_reset(handle) }
@@ -243,15 +259,15 @@ struct SQLiteSession: SQLSession {
     }
 
     func send(_ sql: String, rows: ArraySlice<SQLArguments>) throws {
-        let count = rows.valueCount
-        guard count > Self.directBindingFrom else {
+        guard let sender else {
             try execute(sql, Array(rows.joined()))
             return
         }
-        try Self.bindAndRun(db.cachedStatement(sql: sql), sql: sql, rows: rows, count: count, on: db)
+        try sender.send(sql, rows: rows)
     }
 
     func forEachRow(_ sql: String, _ arguments: SQLArguments, _ body: (any SQLRow) throws -> Void) throws {
+        try sender?.finish()
         let rows = try Row.fetchCursor(db.cachedStatement(sql: sql), arguments: Self.arguments(arguments))
         while let row = try rows.next() { try body(SQLiteRow(row: row)) }
     }

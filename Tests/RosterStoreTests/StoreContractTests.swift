@@ -103,13 +103,15 @@ final class StoreContractTests: XCTestCase {
         XCTAssertEqual(try store.snapshot().store.serial, 0)
     }
 
-    /// Bulk inserts are sent without waiting on PostgreSQL (`SQLSession.send`): a failing one
-    /// must still fail the transaction, whether its answer is read by a later `send` (more than
-    /// `PostgresStore.sendAhead` follow it) or only before the commit. PostgreSQL would take
-    /// a `COMMIT` of a failed transaction as a rollback without an error.
+    /// Bulk inserts are sent without waiting (`SQLSession.send`: to the server on PostgreSQL, to
+    /// a thread of their own on SQLite): a failing one must still fail the transaction, whether
+    /// its failure is seen by a later `send` (more than `sendAhead` follow it) or only before the
+    /// commit. PostgreSQL would take a `COMMIT` of a failed transaction as a rollback without an
+    /// error; SQLite would commit the rows before it.
     func testFailingStatementSentAheadFailsTheTransactionAndCommitsNothing() throws {
         let store = try stores.open()
-        for (failing, total) in [(2, 4), (2, PostgresStore.sendAhead + 6)] {
+        let ahead = max(PostgresStore.sendAhead, SQLiteStore.sendAhead)
+        for (failing, total) in [(2, 4), (2, ahead + 6)] {
             XCTAssertThrowsError(try store.write { db in
                 for index in 0..<total {
                     // The failing statement repeats the first key.
@@ -123,6 +125,25 @@ final class StoreContractTests: XCTestCase {
         // The connection is usable after each rollback.
         try store.write { db in try db.send("INSERT INTO meta (key, value) VALUES (?, ?), (?, ?)", rows: [["ahead-ok", "v"], ["ahead-2", "w"]]) }
         XCTAssertEqual(try store.read { db in try db.text("SELECT value FROM meta WHERE key = ?", ["ahead-ok"]) }, "v")
+    }
+
+    /// Every other statement of a transaction sees the rows sent before it, however many are
+    /// still on their way, and so does the next transaction.
+    func testStatementsSeeTheRowsSentAheadOfThem() throws {
+        let store = try stores.open()
+        let total = 3 * max(PostgresStore.sendAhead, SQLiteStore.sendAhead)
+        let seen = try store.write { db in
+            try (0..<total).map { index -> Int64? in
+                try db.send("INSERT INTO meta (key, value) VALUES (?, ?), (?, ?)",
+                            rows: [["seen-\(index)-a", "v"], ["seen-\(index)-b", "v"]])
+                return try db.integer("SELECT COUNT(*) FROM meta WHERE key LIKE 'seen-%'")
+            }
+        }
+        XCTAssertEqual(seen, (1...total).map { Int64(2 * $0) })
+        try store.write { db in
+            for index in 0..<total { try db.send("UPDATE meta SET value = ? WHERE key = ?", rows: [["w", "seen-\(index)-a"]]) }
+        }
+        XCTAssertEqual(try store.read { db in try db.integer("SELECT COUNT(*) FROM meta WHERE value = 'w'") }, Int64(total))
     }
 
     func testAppliedPlanCommitsChangesAuditAndOutboxTogether() throws {
