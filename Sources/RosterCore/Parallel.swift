@@ -28,6 +28,42 @@ public enum Parallel {
         return map(parts.count) { parts[$0].map(transform) }.joinedExactly()
     }
 
+    /// Sorted runs merged into one sorted array, the pairs of each round merged at the same time
+    /// (a run's elements come before equal ones of the runs after it). With runs sorted on every
+    /// core this halves a large sort: sorting the 300,000 memberships of a first plan on one core
+    /// was a fifth of its planning.
+    public static func merge<T: Comparable & Sendable>(sorted runs: [[T]]) -> [T] {
+        var runs = runs
+        while runs.count > 1 {
+            let round = runs
+            runs = map((round.count + 1) / 2) { (pair: Int) -> [T] in
+                let left = round[2 * pair]
+                return 2 * pair + 1 < round.count ? merge(left, round[2 * pair + 1]) : left
+            }
+        }
+        return runs.first ?? []
+    }
+
+    /// Two sorted arrays as one, the first's elements before equal ones of the second.
+    static func merge<T: Comparable>(_ first: [T], _ second: [T]) -> [T] {
+        var merged: [T] = []
+        merged.reserveCapacity(first.count + second.count)
+        var i = 0
+        var j = 0
+        while i < first.count, j < second.count {
+            if second[j] < first[i] {
+                merged.append(second[j])
+                j += 1
+            } else {
+                merged.append(first[i])
+                i += 1
+            }
+        }
+        merged.append(contentsOf: first[i...])
+        merged.append(contentsOf: second[j...])
+        return merged
+    }
+
     /// The bounds of `count` nearly equal consecutive parts of `0..<total`.
     public static func split(_ total: Int, into count: Int) -> [Range<Int>] {
         (0..<count).map { part in (total * part / count)..<(total * (part + 1) / count) }

@@ -129,8 +129,9 @@ extension PlanWork {
 
     /// What differs between the declared and the stored entries, compared on every core.
     ///
-    /// Most entries of a large directory are unchanged, so only the keys that differ are sorted;
-    /// and when every stored key is declared too, the store is not scanned for removed ones.
+    /// Most entries of a large directory are unchanged, so only the keys that differ are sorted
+    /// (each part's on its core, then merged); and when every stored key is declared too, the
+    /// store is not scanned for removed ones.
     static func differences<Key: Hashable & Comparable & Sendable, Value: Sendable>(
         declared: [Key: Value], stored: [Key: Value],
         unchanged: @Sendable (_ key: Key, _ declared: Value, _ stored: Value) -> Bool
@@ -146,13 +147,14 @@ extension PlanWork {
                 }
                 changed.append(key)
             }
+            changed.sort()
             return (changed: changed, storedToo: storedToo)
         }
         var removed: [Key] = []
         if found.reduce(0, { $0 + $1.storedToo }) < stored.count {
             for key in stored.keys where declared[key] == nil { removed.append(key) }
         }
-        return Differences(changed: found.flatMap(\.changed).sorted(), removed: removed.sorted())
+        return Differences(changed: Parallel.merge(sorted: found.map(\.changed)), removed: removed.sorted())
     }
 
     /// `differences` where an entry is unchanged when it equals the stored one.

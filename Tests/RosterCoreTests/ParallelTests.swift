@@ -21,4 +21,28 @@ final class ParallelTests: XCTestCase {
         XCTAssertEqual(Parallel.map(3) { $0 == 1 ? nil : $0 }, [0, nil, 2])
         XCTAssertEqual(Parallel.map(0) { $0 }, [])
     }
+
+    /// Sorted runs of every length (empty ones, one longer than the rest, an odd count of runs)
+    /// merge into what sorting them all gives, and equal elements keep the runs' order.
+    func testMergesSortedRuns() {
+        var random = SeededRandomSource(seed: 42)
+        for count in [0, 1, 2, 3, 7, 8, 32] {
+            let runs = (0..<count).map { run in
+                (0..<Int.random(in: 0...(run == 0 ? 500 : 60), using: &random)).map { _ in
+                    Int.random(in: 0..<100, using: &random)
+                }.sorted()
+            }
+            XCTAssertEqual(Parallel.merge(sorted: runs), runs.flatMap { $0 }.sorted(), "\(count) runs")
+        }
+        let tagged = [[Tagged(key: 1, run: 0), Tagged(key: 2, run: 0)], [Tagged(key: 1, run: 1)], [Tagged(key: 1, run: 2)]]
+        XCTAssertEqual(Parallel.merge(sorted: tagged).map(\.run), [0, 1, 2, 0])
+    }
+}
+
+/// Ordered by `key` alone, so which run an element came from shows whether ties kept their order.
+private struct Tagged: Comparable, Sendable {
+    var key: Int
+    var run: Int
+    static func < (lhs: Tagged, rhs: Tagged) -> Bool { lhs.key < rhs.key }
+    static func == (lhs: Tagged, rhs: Tagged) -> Bool { lhs.key == rhs.key && lhs.run == rhs.run }
 }
