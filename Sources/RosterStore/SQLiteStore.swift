@@ -23,6 +23,15 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// How many statements a write transaction sends ahead of its thread (`SQLiteSender`).
     static let sendAhead = 8
 
+    /// From how many changed rows a transaction's commit leaves its checkpoint to a thread of
+    /// its own (`SQLiteCheckpointer`) instead of copying the WAL into the file before it returns.
+    static let largeTransaction: Int64 = 10_000
+
+    /// SQLite's own threshold of a checkpoint at commit, in WAL pages (its default).
+    static let autocheckpointPages: Int32 = 1000
+
+    let checkpointer: SQLiteCheckpointer
+
     /// Set when the existing file could be read by other local users (it holds undelivered
     /// tokens): the caller warns, naming the fix.
     public let readableByOthers: Bool
@@ -30,6 +39,7 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// Opens (creating when missing) the store at `path`; `random` makes the lineage of a new store.
     public init(path: String, random: any RandomSource = SystemRandomSource(), busyTimeout: TimeInterval = 30) throws {
         self.path = path
+        checkpointer = SQLiteCheckpointer(path: path)
         let folder = (path as NSString).deletingLastPathComponent
         if !folder.isEmpty, !FileManager.default.fileExists(atPath: folder) {
             // The folder and the file are the owner's alone, whatever the umask: undelivered
@@ -82,6 +92,11 @@ public final class SQLiteStore: SQLStore, Sendable {
         }
     }
 
+    /// A checkpoint still copying a large transaction's pages finishes first.
+    deinit {
+        checkpointer.wait()
+    }
+
     /// Named migrations in order; each runs once and is recorded by GRDB in `grdb_migrations`.
     static func migrator(random: any RandomSource) -> DatabaseMigrator {
         var migrator = DatabaseMigrator()
@@ -131,14 +146,24 @@ public final class SQLiteStore: SQLStore, Sendable {
         try wrap {
             try pool.writeWithoutTransaction { db in
                 var result: T?
+                let connection = db.sqliteConnection
+                let changesBefore = sqlite3_total_changes64(connection)
+                var large = false
+                // Whatever the commit does: the writer's later commits checkpoint as before.
+                defer { if large { sqlite3_wal_autocheckpoint(connection, Self.autocheckpointPages) } }
                 try db.inTransaction(kind) {
                     let sender = SQLiteSender(db: db)
                     // Before GRDB commits or rolls back: no statement may still run then.
                     defer { sender.close() }
                     result = try body(SQLiteSession(db: db, sender: sender))
                     try sender.finish()
+                    if sqlite3_total_changes64(connection) - changesBefore >= Self.largeTransaction {
+                        large = true
+                        sqlite3_wal_autocheckpoint(connection, 0)
+                    }
                     return .commit
                 }
+                if large { checkpointer.start() }
                 guard let result else { preconditionFailure("a committed transaction always has its result") }
                 return result
             }

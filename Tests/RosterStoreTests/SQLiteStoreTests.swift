@@ -128,3 +128,65 @@ final class SQLiteBulkBindingTests: XCTestCase {
         XCTAssertEqual(count, 40)
     }
 }
+
+/// A transaction of many rows commits without copying the WAL into the file; a thread of its
+/// own does that afterwards (`SQLiteCheckpointer`), and the writer checkpoints at commit again
+/// after it, whether that transaction committed or failed.
+final class SQLiteCheckpointTests: XCTestCase {
+    private func scratchStore() throws -> (SQLiteStore, String) {
+        let folder = FileManager.default.temporaryDirectory.path + "/roster-checkpoint-" + UUID().uuidString
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 5))
+        try store.write { db in try db.execute("CREATE TABLE probe (n INTEGER PRIMARY KEY, t TEXT NOT NULL)", []) }
+        return (store, folder)
+    }
+
+    /// Writes `count` rows from `first` in one transaction, in statements of 500 rows.
+    private func insert(_ count: Int, from first: Int, into store: SQLiteStore, failing: Bool = false) throws {
+        try store.write { db in
+            for start in stride(from: first, to: first + count, by: 500) {
+                let rows: [SQLArguments] = (start..<min(first + count, start + 500)).map { [Int64($0), "row \($0)"] }
+                let marks = Array(repeating: "(?, ?)", count: rows.count).joined(separator: ", ")
+                try db.execute("INSERT INTO probe (n, t) VALUES \(marks)", Array(rows.joined()))
+            }
+            if failing { try db.execute("INSERT INTO probe (n, t) VALUES (?, NULL)", [Int64(-1)]) }
+        }
+    }
+
+    /// The rows in the database file alone: a copy without its WAL.
+    private func rowsInTheFile(_ folder: String) throws -> Int {
+        let copy = folder + "/copy.db"
+        try? FileManager.default.removeItem(atPath: copy)
+        try FileManager.default.copyItem(atPath: folder + "/state.db", toPath: copy)
+        let queue = try DatabaseQueue(path: copy)
+        defer { try? queue.close() }
+        return try queue.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM probe") ?? 0 }
+    }
+
+    private func autocheckpoint(_ store: SQLiteStore) throws -> Int64? {
+        try store.write { db in try db.integer("PRAGMA wal_autocheckpoint") }
+    }
+
+    func testALargeTransactionIsCopiedIntoTheFileAfterItsCommit() throws {
+        let (store, folder) = try scratchStore()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        try insert(Int(SQLiteStore.largeTransaction), from: 0, into: store)
+        store.checkpointer.wait()
+        XCTAssertEqual(try rowsInTheFile(folder), Int(SQLiteStore.largeTransaction), "the checkpoint ran")
+        XCTAssertEqual(try autocheckpoint(store), Int64(SQLiteStore.autocheckpointPages))
+
+        XCTAssertThrowsError(try insert(Int(SQLiteStore.largeTransaction), from: 100_000, into: store, failing: true))
+        XCTAssertEqual(try autocheckpoint(store), Int64(SQLiteStore.autocheckpointPages), "restored after a rollback")
+        XCTAssertEqual(try store.read { db in try db.integer("SELECT COUNT(*) FROM probe") },
+                       Int64(SQLiteStore.largeTransaction))
+    }
+
+    func testASmallTransactionIsCheckpointedByItsCommit() throws {
+        let (store, folder) = try scratchStore()
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        // More WAL pages than SQLite's threshold, in fewer rows than a large transaction.
+        try store.write { db in
+            try db.execute("INSERT INTO probe (n, t) VALUES (1, ?)", [String(repeating: "x", count: 20_000_000)])
+        }
+        XCTAssertEqual(try rowsInTheFile(folder), 1, "checkpointed before the commit returned")
+    }
+}

@@ -1,0 +1,54 @@
+import Foundation
+import GRDBSQLite
+
+/// Copies a large transaction's pages from the WAL into the database file on a thread of its
+/// own, over a connection of its own, while the process goes on (a first apply goes on to
+/// deliver its invitations).
+///
+/// SQLite checkpoints on the connection that commits, as part of the commit, once the WAL holds
+/// more than 1,000 pages: after the 440,000 changes of a first apply that is some 465 MB copied
+/// before `apply` can go on, about 3 s (BENCHMARKS.md). A commit of 10,000 rows or more skips
+/// it (`SQLiteStore.largeTransaction`) and this runs a PASSIVE checkpoint instead: it takes no
+/// lock a reader or the writer waits for, the writer's later commits skip their own checkpoints
+/// while it runs (SQLite finds the checkpoint lock taken), and a crash in the middle of it is a
+/// checkpoint SQLite finishes at the next open, as always. The store waits for it before it
+/// closes.
+final class SQLiteCheckpointer: @unchecked Sendable {
+    // @unchecked: `running` is guarded by `lock`; `path` and `done` are constants.
+    private let path: String
+    private let lock = NSLock()
+    private var running = false
+    private let done = DispatchGroup()
+
+    init(path: String) {
+        self.path = path
+    }
+
+    /// Starts a checkpoint unless one is running (it will copy what there is when it gets there).
+    func start() {
+        guard lock.withLock({ () -> Bool in
+            defer { running = true }
+            return !running
+        }) else { return }
+        done.enter()
+        let thread = Thread { [self] in
+            var handle: OpaquePointer?
+            // A read first: a new connection opens the file, and finds it in WAL mode, only then.
+            // Best effort: what it leaves is copied by a later commit or when the store closes.
+            if sqlite3_open_v2(path, &handle, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nil) == SQLITE_OK,
+               sqlite3_exec(handle, "SELECT COUNT(*) FROM sqlite_schema", nil, nil, nil) == SQLITE_OK {
+                _ = sqlite3_wal_checkpoint_v2(handle, nil, SQLITE_CHECKPOINT_PASSIVE, nil, nil)
+            }
+            sqlite3_close(handle)
+            lock.withLock { running = false }
+            done.leave()
+        }
+        thread.name = "roster.sqlite.checkpoint"
+        thread.start()
+    }
+
+    /// Waits for a running checkpoint to end.
+    func wait() {
+        done.wait()
+    }
+}
