@@ -10,7 +10,8 @@
 # about half permit, and random others that deny); start `roster serve` on a free loopback
 # port; run wrk (1 thread, 16 connections: wrk needs a core of its own on a 2-core machine;
 # WRK_THREADS and WRK_CONNECTIONS change that) and print its latency distribution, the
-# server's peak RSS and how many answers were not 200. ROSTER_BIN runs a given build instead;
+# server's peak RSS, its CPU time per request, the share of CPU time the hypervisor took
+# (steal) and how many answers were not 200. ROSTER_BIN runs a given build instead;
 # PERF_OUT=FILE records a call-graph profile of the server during the run (`perf report -i FILE`).
 set -Eeuo pipefail
 SCALE="${1:-1.0}"
@@ -72,8 +73,21 @@ if [[ -n "${PERF_OUT:-}" ]]; then
     perf record -g -F 999 -p "$SERVER" -o "$PERF_OUT" -- sleep "$SECONDS_RUN" 2>/dev/null &
     PERF=$!
 fi
+# The machine's CPU time by kind (/proc/stat: user nice system idle iowait irq softirq steal)
+# and the server's own (utime + stime, in clock ticks), before and after the run.
+machine_ticks() { awk '/^cpu /{print $2+$3+$4+$5+$6+$7+$8+$9, $9}' /proc/stat; }
+server_ticks() { awk '{print $14 + $15}' "/proc/$SERVER/stat"; }
+read -r TOTAL0 STEAL0 < <(machine_ticks)
+SERVER0="$(server_ticks)"
 BODIES="$BODIES" wrk -t"${WRK_THREADS:-1}" -c"${WRK_CONNECTIONS:-16}" -d"${SECONDS_RUN}s" --latency \
-    -s scripts/bench-serve.lua "http://127.0.0.1:$PORT"
+    -s scripts/bench-serve.lua "http://127.0.0.1:$PORT" | tee "$OUT/serve-wrk.txt"
+read -r TOTAL1 STEAL1 < <(machine_ticks)
+SERVER1="$(server_ticks)"
+REQUESTS="$(sed -n 's/^ *\([0-9]*\) requests in.*/\1/p' "$OUT/serve-wrk.txt")"
+# Steal is time the hypervisor gave this VM's cores to others: the same binary serves fewer
+# requests a second when it is high, which is why the figure is printed beside the rate.
+echo "server CPU per request: $(( (SERVER1 - SERVER0) * 1000000 / $(getconf CLK_TCK) / ${REQUESTS:-1} )) us;" \
+    "CPU stolen by the hypervisor: $(( (STEAL1 - STEAL0) * 100 / (TOTAL1 - TOTAL0 + 1) ))% of the run"
 [[ -z "$PERF" ]] || wait "$PERF" || true
 echo "peak RSS of roster serve: $(grep VmHWM /proc/$SERVER/status | awk '{print $2}') KiB"
 echo "answers by status: $(grep -o 'status=[0-9]*' "$LOG" | sort | uniq -c | tr '\n' ' ')"
