@@ -136,19 +136,31 @@ final class SQLiteCheckpointTests: XCTestCase {
     private func scratchStore() throws -> (SQLiteStore, String) {
         let folder = FileManager.default.temporaryDirectory.path + "/roster-checkpoint-" + UUID().uuidString
         let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 5))
-        try store.write { db in try db.execute("CREATE TABLE probe (n INTEGER PRIMARY KEY, t TEXT NOT NULL)", []) }
+        try store.write { db in
+            try db.execute("CREATE TABLE probe (n INTEGER PRIMARY KEY, t TEXT NOT NULL)", [])
+            // Checked only at commit: a transaction whose commit fails.
+            try db.execute("CREATE TABLE orphan (n INTEGER PRIMARY KEY, t TEXT NOT NULL, "
+                + "p INTEGER REFERENCES probe(n) DEFERRABLE INITIALLY DEFERRED)", [])
+        }
         return (store, folder)
     }
 
-    /// Writes `count` rows from `first` in one transaction, in statements of 500 rows.
-    private func insert(_ count: Int, from first: Int, into store: SQLiteStore, failing: Bool = false) throws {
+    /// Writes `count` rows from `first` into `table` in one transaction, in statements of 500
+    /// rows; `orphan` rows name a probe row that does not exist.
+    private func insert(_ count: Int, from first: Int, into store: SQLiteStore, table: String = "probe") throws {
         try store.write { db in
             for start in stride(from: first, to: first + count, by: 500) {
-                let rows: [SQLArguments] = (start..<min(first + count, start + 500)).map { [Int64($0), "row \($0)"] }
-                let marks = Array(repeating: "(?, ?)", count: rows.count).joined(separator: ", ")
-                try db.execute("INSERT INTO probe (n, t) VALUES \(marks)", Array(rows.joined()))
+                let numbers = start..<min(first + count, start + 500)
+                if table == "orphan" {
+                    let rows: [SQLArguments] = numbers.map { [Int64($0), "row \($0)", Int64(-1)] }
+                    let marks = Array(repeating: "(?, ?, ?)", count: rows.count).joined(separator: ", ")
+                    try db.execute("INSERT INTO orphan (n, t, p) VALUES \(marks)", Array(rows.joined()))
+                } else {
+                    let rows: [SQLArguments] = numbers.map { [Int64($0), "row \($0)"] }
+                    let marks = Array(repeating: "(?, ?)", count: rows.count).joined(separator: ", ")
+                    try db.execute("INSERT INTO probe (n, t) VALUES \(marks)", Array(rows.joined()))
+                }
             }
-            if failing { try db.execute("INSERT INTO probe (n, t) VALUES (?, NULL)", [Int64(-1)]) }
         }
     }
 
@@ -174,10 +186,11 @@ final class SQLiteCheckpointTests: XCTestCase {
         XCTAssertEqual(try rowsInTheFile(folder), Int(SQLiteStore.largeTransaction), "the checkpoint ran")
         XCTAssertEqual(try autocheckpoint(store), Int64(SQLiteStore.autocheckpointPages))
 
-        XCTAssertThrowsError(try insert(Int(SQLiteStore.largeTransaction), from: 100_000, into: store, failing: true))
-        XCTAssertEqual(try autocheckpoint(store), Int64(SQLiteStore.autocheckpointPages), "restored after a rollback")
-        XCTAssertEqual(try store.read { db in try db.integer("SELECT COUNT(*) FROM probe") },
-                       Int64(SQLiteStore.largeTransaction))
+        XCTAssertThrowsError(try insert(Int(SQLiteStore.largeTransaction), from: 0, into: store, table: "orphan")) { error in
+            XCTAssertTrue("\(error)".contains("FOREIGN KEY"), "\(error)")
+        }
+        XCTAssertEqual(try autocheckpoint(store), Int64(SQLiteStore.autocheckpointPages), "restored after a failed commit")
+        XCTAssertEqual(try store.read { db in try db.integer("SELECT COUNT(*) FROM orphan") }, 0)
     }
 
     func testASmallTransactionIsCheckpointedByItsCommit() throws {
