@@ -46,12 +46,15 @@ public struct DeliveryService {
     /// The folder of roster.yaml.
     public let root: String
     public let environment: AppEnvironment
+    /// `invitations.acceptUrl` split at each `{token}`.
+    private let acceptURLParts: [String]?
     /// Messages read from the store at a time.
     public var pageSize = 1000
 
     public init(store: any StateStore, config: Config, root: String, environment: AppEnvironment) {
         self.store = store
         self.settings = config.invitations
+        self.acceptURLParts = config.invitations.acceptURL?.components(separatedBy: "{token}")
         self.endpoints = config.events
         self.root = root
         self.environment = environment
@@ -136,17 +139,13 @@ public struct DeliveryService {
     private func withAcceptURL(_ message: OutboundInvitation) -> OutboundInvitation {
         var message = message
         // A base64url token needs no escaping in a URL.
-        message.acceptURL = settings.acceptURL.map { $0.replacingOccurrences(of: "{token}", with: message.token) }
+        message.acceptURL = acceptURLParts?.joined(separator: message.token)
         return message
     }
 
     /// The outcomes of `messages`, in their order, with up to the channel's concurrency in flight.
     private func send(_ messages: [OutboundInvitation], through channel: any DeliveryChannel) -> [DeliveryOutcome] {
-        if let files = channel as? FileDelivery {
-            // On every core: composing a message and the kernel's work on its file are most of a
-            // run; the outcomes come back in the messages' order.
-            return Parallel.map(messages) { files.deliverNow($0) }
-        }
+        if let files = channel as? FileDelivery { return files.deliverNow(messages) }
         return runBlocking {
             await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
                 for (index, message) in messages.enumerated() {

@@ -22,6 +22,21 @@ public struct FileDelivery: DeliveryChannel {
 
     /// The same, synchronously: files need no event loop.
     public func deliverNow(_ message: OutboundInvitation) -> DeliveryOutcome {
+        if let problem = folderProblem() { return problem }
+        return write(message)
+    }
+
+    /// The outcomes of `messages`, in their order: the folder is checked once, and the files are
+    /// written on every core (composing a message and the kernel's work on its file are most of
+    /// a delivery run).
+    public func deliverNow(_ messages: [OutboundInvitation]) -> [DeliveryOutcome] {
+        if let problem = folderProblem() { return messages.map { _ in problem } }
+        return Parallel.map(messages) { write($0) }
+    }
+
+    /// Why no message can be written now (the folder is missing and cannot be made, or is a
+    /// file); nil when the folder is there.
+    private func folderProblem() -> DeliveryOutcome? {
         var isFolder: ObjCBool = false
         if !FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) {
             if let problem = Self.makeFolders(folder) {
@@ -32,8 +47,11 @@ public struct FileDelivery: DeliveryChannel {
             return .temporaryFailure(reason: "\(folder) is not a folder; remove it or set invitations.delivery.path",
                                      retryAfter: nil)
         }
-        let name = message.messageID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "@" }
-        let path = folder + "/" + name + ".eml"
+        return nil
+    }
+
+    private func write(_ message: OutboundInvitation) -> DeliveryOutcome {
+        let path = folder + "/" + Self.fileName(message.messageID) + ".eml"
         let bytes = Array(InvitationMessage(message, sender: sender).text.utf8)
         do throws(AtomicFile.Failure) {
             try AtomicFile.write(path, temporary: path + ".tmp", mode: 0o600) { write in write(bytes) }
@@ -41,6 +59,19 @@ public struct FileDelivery: DeliveryChannel {
             return .temporaryFailure(reason: error.description, retryAfter: nil)
         }
         return .delivered
+    }
+
+    /// The Message-ID's letters, digits, `-`, `.` and `@` (roster's own ids are only these).
+    static func fileName(_ messageID: String) -> String {
+        let utf8 = messageID.utf8
+        let plain = utf8.allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "@"): true
+            default: false
+            }
+        }
+        return plain ? messageID : messageID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "@" }
     }
 
     /// Makes `path` and the folders above it that are missing (0700, the owner's alone); nil when

@@ -182,7 +182,12 @@ final class InvitationTests: XCTestCase {
         XCTAssertEqual(deeper.failureReason, "cannot create the outbox folder \(root)/taken/a/outbox: \(root)/taken/a: "
                        + "Not a directory; fix it or set invitations.delivery.path")
 
+        XCTAssertEqual(FileDelivery(folder: root + "/taken/outbox").deliverNow([message, message]).map(\.failureReason),
+                       [blocked.failureReason, blocked.failureReason], "a batch fails whole, with the same reason")
+
         XCTAssertEqual(FileDelivery(folder: root + "/new/outbox").deliverNow(message), .delivered, "missing folders are made")
+        XCTAssertEqual(try FileManager.default.contentsOfDirectory(atPath: root + "/new/outbox"), ["invitation-abc@roster.eml"],
+                       "named by the Message-ID without its angle brackets")
         let mode = try FileManager.default.attributesOfItem(atPath: root + "/new/outbox")[.posixPermissions] as? Int
         XCTAssertEqual(mode, 0o700)
     }
