@@ -67,9 +67,48 @@ public struct InvitationMessage: Sendable, Hashable {
         return formatter
     }()
 
-    /// `Mon, 23 Nov 2026 12:00:00 +0000`, as mail and HTTP dates are written.
+    /// `Mon, 23 Nov 2026 12:00:00 +0000`, as mail and HTTP dates are written. Written by hand
+    /// like `Timestamp.string` (a delivery run writes one per message, and the shared formatter
+    /// serialized the cores); the formatter is for the years outside 1583–9999.
     public static func rfc5322Date(_ date: Date) -> String {
-        rfc5322.string(from: date)
+        guard let (day, second) = Timestamp.gregorian(date) else { return rfc5322.string(from: date) }
+        var text = TextDigits()
+        // 1 January 1970 was a Thursday.
+        text.append(["Thu, ", "Fri, ", "Sat, ", "Sun, ", "Mon, ", "Tue, ", "Wed, "][(day.daysSince1970 % 7 + 7) % 7])
+        text.digits(day.day, 2)
+        text.append([" Jan ", " Feb ", " Mar ", " Apr ", " May ", " Jun ", " Jul ", " Aug ", " Sep ", " Oct ", " Nov ",
+                     " Dec "][day.month - 1])
+        text.digits(day.year, 4); text.append(" ")
+        text.time(second); text.append(" +0000")
+        return text.string
+    }
+}
+
+/// ASCII text made of fixed pieces and zero-padded numbers.
+struct TextDigits {
+    private var bytes: [UInt8] = []
+
+    init() { bytes.reserveCapacity(32) }
+
+    var string: String { String(decoding: bytes, as: UTF8.self) }
+
+    mutating func append(_ piece: StaticString) {
+        piece.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    /// `value` in `count` digits, zeros in front.
+    mutating func digits(_ value: Int, _ count: Int) {
+        var divisor = 1
+        for _ in 1..<count { divisor *= 10 }
+        while divisor > 0 {
+            bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
+            divisor /= 10
+        }
+    }
+
+    /// `HH:mm:ss` of the `second` of a day.
+    mutating func time(_ second: Int) {
+        digits(second / 3600, 2); append(":"); digits(second / 60 % 60, 2); append(":"); digits(second % 60, 2)
     }
 }
 
@@ -86,26 +125,22 @@ public enum Timestamp {
     /// writes one per invitation, and a delivery run reads two per message); the formatter is
     /// only for years outside 1583–9999 (before 1583 it counts in the Julian calendar).
     public static func string(_ date: Date) -> String {
+        guard let (day, second) = gregorian(date) else { return formatter.string(from: date) }
+        var text = TextDigits()
+        text.digits(day.year, 4); text.append("-"); text.digits(day.month, 2); text.append("-")
+        text.digits(day.day, 2); text.append("T")
+        text.time(second); text.append("Z")
+        return text.string
+    }
+
+    /// The UTC day `date` falls in and the second of that day; nil outside the years 1583–9999,
+    /// which the formatters write (before 1583 in the Julian calendar).
+    static func gregorian(_ date: Date) -> (day: Day, second: Int)? {
         let seconds = date.timeIntervalSince1970.rounded(.down)
-        guard seconds.isFinite, abs(seconds) < 2.6e11 else { return formatter.string(from: date) }
+        guard seconds.isFinite, abs(seconds) < 2.6e11 else { return nil }
         let day = Day(containing: date)
-        guard (1583...9999).contains(day.year) else { return formatter.string(from: date) }
-        let second = Int(seconds) - day.daysSince1970 * 86_400
-        var bytes = [UInt8]()
-        bytes.reserveCapacity(20)
-        func digits(_ value: Int, _ count: Int) {
-            var divisor = 1
-            for _ in 1..<count { divisor *= 10 }
-            while divisor > 0 {
-                bytes.append(UInt8(ascii: "0") + UInt8(value / divisor % 10))
-                divisor /= 10
-            }
-        }
-        digits(day.year, 4); bytes.append(UInt8(ascii: "-")); digits(day.month, 2); bytes.append(UInt8(ascii: "-"))
-        digits(day.day, 2); bytes.append(UInt8(ascii: "T"))
-        digits(second / 3600, 2); bytes.append(UInt8(ascii: ":")); digits(second / 60 % 60, 2)
-        bytes.append(UInt8(ascii: ":")); digits(second % 60, 2); bytes.append(UInt8(ascii: "Z"))
-        return String(decoding: bytes, as: UTF8.self)
+        guard (1583...9999).contains(day.year) else { return nil }
+        return (day, Int(seconds) - day.daysSince1970 * 86_400)
     }
 
     /// Reads a timestamp written by `string(_:)`; other ISO 8601 forms go through the formatter.
@@ -168,12 +203,23 @@ public struct MailAddress: Sendable, Hashable {
         let shown: String
         if !name.unicodeScalars.allSatisfy({ $0.isASCII && $0.value >= 0x20 && $0.value < 0x7F }) {
             shown = Self.encodedWord(name)
-        } else if name.unicodeScalars.allSatisfy({ CharacterSet.alphanumerics.contains($0) || " !#$%&'*+-/=?^_`{|}~".unicodeScalars.contains($0) }) {
+        } else if name.utf8.allSatisfy({ Self.isAtomText($0) }) {
             shown = name
         } else {
             shown = "\"" + name.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
         return "\(shown) <\(address)>"
+    }
+
+    /// A letter, a digit, a space or one of RFC 5322's `atext` signs: a display name of only
+    /// these needs no quotes.
+    private static func isAtomText(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            true
+        default:
+            " !#$%&'*+-/=?^_`{|}~".utf8.contains(byte)
+        }
     }
 
     /// `text` unchanged when it is printable ASCII, else one RFC 2047 `=?UTF-8?B?…?=` word
