@@ -29,25 +29,24 @@ extension SQLStore {
             state.roles[role.id] = role
             if try row.optionalInteger(5) != Fingerprint.role(role) { drifted.insert(EntityKey.role(role.id)) }
         }
-        var userKeys: [Int64: String] = [:]
+        var userKeys = UserKeys()
         if let counts = try session.first("""
             SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL)
             """, [], { row in (Int(try row.integer(0)), Int(try row.integer(1))) }) {
             state.users.reserveCapacity(counts.0)
-            userKeys.reserveCapacity(counts.0)
             state.memberships.reserveCapacity(counts.1)
         }
         try session.forEachRow("SELECT email, name, status, applied, accepted_at IS NOT NULL, id FROM users", []) { row in
             let user = UserState(email: try row.text(0), name: try row.optionalText(1),
                                  status: UserStatus(rawValue: try row.text(2)) ?? .inactive)
             state.users[user.key] = user
-            userKeys[try row.integer(5)] = user.key
+            userKeys.add(try row.integer(5), user.key)
             if try row.optionalInteger(3) != Fingerprint.user(user) { drifted.insert(EntityKey.user(user.key)) }
             if try row.bool(4) { snapshot.everAccepted.insert(user.key) }
         }
         /// The key of the user with this id (every id in the store's rows names a user).
         func userKey(_ id: Int64) throws -> String {
-            guard let key = userKeys[id] else { throw StoreError.inconsistent(.noUserWithID(id)) }
+            guard let key = userKeys.key(of: id) else { throw StoreError.inconsistent(.noUserWithID(id)) }
             return key
         }
         try session.forEachRow("SELECT id, name, owner_id, active, applied FROM customers", []) { row in
@@ -96,5 +95,27 @@ extension SQLStore {
         snapshot.state = state
         snapshot.drifted = drifted
         return snapshot
+    }
+}
+
+/// Each user's key by the row's id: an array indexed by id, as the ids a store hands out run
+/// from 1 without gaps (a dictionary's hashing was a tenth of a no-change plan's snapshot);
+/// ids far past the rows so far go in a dictionary.
+private struct UserKeys {
+    private var byIndex: [String?] = []
+    private var others: [Int64: String] = [:]
+
+    mutating func add(_ id: Int64, _ key: String) {
+        if id >= 0, id < Int64(byIndex.count) + 1024 {
+            let index = Int(id)
+            if index >= byIndex.count { byIndex.append(contentsOf: repeatElement(nil, count: index - byIndex.count + 1)) }
+            byIndex[index] = key
+        } else {
+            others[id] = key
+        }
+    }
+
+    func key(of id: Int64) -> String? {
+        id >= 0 && id < Int64(byIndex.count) ? byIndex[Int(id)] ?? others[id] : others[id]
     }
 }

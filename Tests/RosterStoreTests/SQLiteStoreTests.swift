@@ -14,6 +14,30 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertTrue(FileManager.default.fileExists(atPath: folder + "/nested/state.db"))
         XCTAssertEqual(store.displayURL, "sqlite:\(folder)/nested/state.db")
     }
+
+    /// The snapshot finds each row's user by id however the ids run: from 1, with gaps, and
+    /// far past the number of users (a store edited by hand, or rows imported with their ids).
+    func testSnapshotFindsUsersByIdsWithGaps() throws {
+        let folder = FileManager.default.temporaryDirectory.path + "/roster-sqlite-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 7))
+        let ids: [Int64] = [2, 1, 3000, 9_000_000_000, 4]
+        try store.write { db in
+            for (n, id) in ids.enumerated() {
+                try db.execute("""
+                    INSERT INTO users (id, email_key, email, status, created_at, updated_at)
+                    VALUES (?, ?, ?, 'active', '2026-12-01T00:00:00Z', '2026-12-01T00:00:00Z')
+                    """, [id, "u\(n)@example.com", "u\(n)@example.com"])
+                try db.execute("""
+                    INSERT INTO customers (id, owner_id, active, created_at, updated_at)
+                    VALUES (?, ?, 1, '2026-12-01T00:00:00Z', '2026-12-01T00:00:00Z')
+                    """, ["c\(n)", id])
+            }
+        }
+        let customers = try store.snapshot().state.customers
+        XCTAssertEqual(customers.keys.sorted().map { "\($0) \(customers[$0]!.owner)" },
+                       (0..<ids.count).map { "c\($0) u\($0)@example.com" })
+    }
 }
 
 /// A new store's file has 16 KiB pages; a store made with SQLite's default 4 KiB keeps them
