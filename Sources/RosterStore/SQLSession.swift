@@ -117,11 +117,18 @@ public protocol SQLStore: StateStore {
     /// query planner keeps of the tables delivery reads up to date, when the backend has such
     /// statistics and that many new rows would mislead it.
     func refreshStatistics(afterIssuing messages: Int)
+    /// At the start of the first apply to this store (every table empty), of `changes` changes:
+    /// drops the indexes that are cheaper to build from the written rows than to grow row by
+    /// row, and returns the statements that build them again before the commit.
+    func dropIndexes(beforeFirstApplyOf changes: Int, _ db: any SQLSession) throws -> [String]
 }
 
 extension SQLStore {
     /// SQLite plans without gathered statistics (roster never runs `ANALYZE` there).
     public func refreshStatistics(afterIssuing messages: Int) {}
+
+    /// PostgreSQL keeps its indexes (it writes a first apply in 48 s, within its 60).
+    public func dropIndexes(beforeFirstApplyOf changes: Int, _ db: any SQLSession) throws -> [String] { [] }
 
     /// One connection reads and writes alike.
     public func readOnWriter<T>(_ body: (any SQLSession) throws -> T) throws -> T {

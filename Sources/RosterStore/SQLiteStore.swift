@@ -27,6 +27,9 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// its own (`SQLiteCheckpointer`) instead of copying the WAL into the file before it returns.
     static let largeTransaction: Int64 = 10_000
 
+    /// From how many changes a first apply builds its secondary indexes after its rows.
+    static let firstApplyIndexesFrom = 1_000
+
     /// SQLite's own threshold of a checkpoint at commit, in WAL pages (its default).
     static let autocheckpointPages: Int32 = 1000
 
@@ -168,6 +171,26 @@ public final class SQLiteStore: SQLStore, Sendable {
                 return result
             }
         }
+    }
+
+    /// A first apply of `firstApplyIndexesFrom` changes or more drops the tables' non-unique
+    /// indexes (those of `CREATE INDEX`: lookups by owner, scope, user, serial, the outbox's
+    /// order) and builds them again from the rows at the end, in the same transaction: SQLite
+    /// builds an index by sorting, where 2.4 million entries added row by row were a seventh of
+    /// a first apply's transaction. Unique indexes stay and check every row as it comes; the
+    /// transaction's statements look nothing up through the others (it only inserts into empty
+    /// tables). Readers see the indexes throughout, and a crash rolls the drops back with the rest.
+    public func dropIndexes(beforeFirstApplyOf changes: Int, _ db: any SQLSession) throws -> [String] {
+        guard changes >= Self.firstApplyIndexesFrom else { return [] }
+        var indexes: [(name: String, sql: String)] = []
+        try db.forEachRow("""
+            SELECT s.name, s.sql FROM sqlite_schema s, pragma_index_list(s.tbl_name) l
+            WHERE s.type = 'index' AND l.name = s.name AND l.origin = 'c' AND l."unique" = 0
+                AND s.tbl_name IN ('users', 'customers', 'accounts', 'memberships', 'invitations', 'outbox', 'audit')
+            ORDER BY s.name
+            """, []) { row in indexes.append((try row.text(0), try row.text(1))) }
+        for index in indexes { try db.execute("DROP INDEX \"\(index.name)\"", []) }
+        return indexes.map(\.sql)
     }
 
     // MARK: Locking

@@ -11,6 +11,7 @@ extension SQLStore {
                                            lineage: info.lineage, serial: info.serial, since: since)
             }
             guard !plan.changes.isEmpty else { return ApplyOutcome(serial: info.serial, applied: 0, messages: 0) }
+            let rebuild = info.serial == 0 ? try dropIndexes(beforeFirstApplyOf: plan.changes.count, db) : []
             var writer = StoreWriter(db: db, context: context, serial: info.serial + 1)
             try writer.loadChainHead()
             try writer.loadUserIDs(plan.userKeys)
@@ -21,6 +22,7 @@ extension SQLStore {
                                  change: change.compactJSON, userKey: change.userKey)
             }
             try writer.finish()
+            for sql in rebuild { try db.execute(sql, []) }
             try db.execute("UPDATE meta SET value = ? WHERE key = 'serial'", [String(info.serial + 1)])
             return ApplyOutcome(serial: info.serial + 1, applied: plan.changes.count, messages: writer.messages)
         }

@@ -90,6 +90,7 @@ final class ReconcilerCrashTests: XCTestCase {
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox"), serial == 0 ? 0 : BigApply.users, file: file, line: line)
         let verify = ws.run(["audit", "verify"])
         XCTAssertEqual(verify.status, 0, verify.stderr, file: file, line: line)
+        try assertIndexesWhole(ws, file: file, line: line)
         if serial == 0 {
             let apply = ws.run(["apply", "--auto-approve"])
             XCTAssertEqual(apply.status, 0, "the killed apply left no lock behind: " + apply.stderr, file: file, line: line)
@@ -104,6 +105,19 @@ final class ReconcilerCrashTests: XCTestCase {
                        file: file, line: line)
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM invitations"), BigApply.users, "none issued twice",
                        file: file, line: line)
+        try assertIndexesWhole(ws, file: file, line: line)
+    }
+
+    /// A first apply of this size builds its SQLite indexes after its rows (`dropIndexes`): killed
+    /// or not, the store has every index of a new store, each matching its table's rows.
+    func assertIndexesWhole(_ ws: Workspace, file: StaticString = #filePath, line: UInt = #line) throws {
+        guard !ws.isPostgres else { return }
+        let indexes = "SELECT name || ': ' || COALESCE(sql, '') FROM sqlite_schema WHERE type = 'index' ORDER BY name"
+        let fresh = try Workspace(files: ["roster.yaml": "version: 1\nsources: []\n"])
+        _ = fresh.run(["plan"])
+        XCTAssertGreaterThanOrEqual(try fresh.strings(indexes).count, 20, file: file, line: line)
+        XCTAssertEqual(try ws.strings(indexes), try fresh.strings(indexes), file: file, line: line)
+        XCTAssertEqual(try ws.strings("PRAGMA integrity_check"), ["ok"], file: file, line: line)
     }
 
     /// Kills the apply once its transaction has written `bytes` to the store's log (it writes

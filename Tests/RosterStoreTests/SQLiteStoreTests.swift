@@ -15,6 +15,32 @@ final class SQLiteStoreTests: XCTestCase {
         XCTAssertEqual(store.displayURL, "sqlite:\(folder)/nested/state.db")
     }
 
+    /// A first apply drops the non-unique indexes of the tables it writes and gets the statements
+    /// that make them again; unique ones (which check rows as they come) and other tables' stay.
+    func testAFirstApplyDropsOnlyTheIndexesItBuildsAfterItsRows() throws {
+        let folder = FileManager.default.temporaryDirectory.path + "/roster-sqlite-" + UUID().uuidString
+        defer { try? FileManager.default.removeItem(atPath: folder) }
+        let store = try SQLiteStore(path: folder + "/state.db", random: SeededRandomSource(seed: 7))
+        let query = "SELECT name FROM sqlite_schema WHERE type = 'index' ORDER BY name"
+        let before = try store.read { db in try db.rows(query) { try $0.text(0) } }
+        XCTAssertEqual(try store.write { db in try store.dropIndexes(beforeFirstApplyOf: 999, db) }, [], "a small apply keeps them")
+        struct Rollback: Error {}
+        var rebuilt: [String] = []
+        XCTAssertThrowsError(try store.write { db in
+            rebuilt = try store.dropIndexes(beforeFirstApplyOf: 1000, db)
+            let left = try db.rows(query) { try $0.text(0) }
+            XCTAssertEqual(Set(before).subtracting(left), ["accounts_customer", "accounts_owner", "audit_serial", "audit_user",
+                                                           "customers_owner", "invitations_user", "memberships_scope",
+                                                           "memberships_user", "outbox_due"])
+            XCTAssertTrue(left.contains("memberships_active"), "a unique index stays")
+            throw Rollback()
+        })
+        XCTAssertEqual(try store.read { db in try db.rows(query) { try $0.text(0) } }, before, "a rollback brings them back")
+        XCTAssertEqual(rebuilt.count, 9)
+        XCTAssertTrue(rebuilt.contains("CREATE INDEX memberships_user ON memberships (user_id) WHERE ended_at IS NULL"),
+                      rebuilt.joined(separator: "\n"))
+    }
+
     /// The snapshot finds each row's user by id however the ids run: from 1, with gaps, and
     /// far past the number of users (a store edited by hand, or rows imported with their ids).
     func testSnapshotFindsUsersByIdsWithGaps() throws {
