@@ -89,7 +89,9 @@ struct PlanWork {
 
     mutating func sources() -> DeclarationSources {
         if let declared { return declared }
-        let sources = desired.sources()
+        // When the store holds under half the memberships the files declare (a first plan),
+        // most of them change and are looked up: index them all.
+        let sources = desired.sources(indexingMembers: stored.memberships.count < want.memberships.count / 2)
         declared = sources
         return sources
     }
