@@ -71,8 +71,8 @@ public struct DesiredDirectory: Sendable {
     ///
     /// Indexed on request rather than with the state: a plan needs places only for what
     /// changes, and a plan with no changes needs none.
-    public func sources(indexingMembers: Bool = false) -> DeclarationSources {
-        DeclarationSources(directory, indexingMembers: indexingMembers)
+    public func sources() -> DeclarationSources {
+        DeclarationSources(directory)
     }
 
     /// `roleLists` holds each distinct list of roles once: 300,000 memberships share a few
@@ -112,30 +112,14 @@ public struct DeclarationSources: Sendable {
     /// Every declaration of each id, in file order.
     private var customers: [String: [Int]] = [:]
     private var accounts: [String: [Int]] = [:]
-    /// The `members` entry that declares each membership, when indexed: the last one of the
-    /// scope's last declaration that names the user.
-    private var members: [MembershipKey: SourceLocation]?
 
-    /// `indexingMembers` when most memberships will be looked up (a first plan looks up 300,000
-    /// of them twice): an index of them all, instead of a search of the scope's members each.
-    init(_ directory: Directory, indexingMembers: Bool = false) {
+    init(_ directory: Directory) {
         self.directory = directory
         for (index, role) in directory.roles.enumerated() { roles[role.id.value] = index }
         users.reserveCapacity(directory.users.count)
         for (index, user) in directory.users.enumerated() { users[user.key] = index }
         for (index, customer) in directory.customers.enumerated() { customers[customer.id.value, default: []].append(index) }
         for (index, account) in directory.accounts.enumerated() { accounts[account.id.value, default: []].append(index) }
-        guard indexingMembers else { return }
-        var members: [MembershipKey: SourceLocation] = [:]
-        members.reserveCapacity(directory.customers.reduce(0) { $0 + $1.members.count }
-            + directory.accounts.reduce(0) { $0 + $1.members.count })
-        func index(_ list: [Member], _ scope: ScopeRef) {
-            for member in list { members[MembershipKey(user: Syntax.emailKey(member.user.value), scope: scope)] = member.location }
-        }
-        // In file order, so the last declaration wins.
-        for customer in directory.customers { index(customer.members, ScopeRef(.customer, customer.id.value)) }
-        for account in directory.accounts { index(account.members, ScopeRef(.account, account.id.value)) }
-        self.members = members
     }
 
     /// Where the role `id` is declared (its `id`).
@@ -160,7 +144,6 @@ public struct DeclarationSources: Sendable {
 
     /// The entry of a `members` list that declares `key`.
     public func member(_ key: MembershipKey) -> SourceLocation? {
-        if let members { return members[key] }
         let isCustomer = key.scope.kind == .customer
         for index in ((isCustomer ? customers : accounts)[key.scope.id] ?? []).reversed() {
             let members = isCustomer ? directory.customers[index].members : directory.accounts[index].members

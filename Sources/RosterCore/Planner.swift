@@ -89,9 +89,7 @@ struct PlanWork {
 
     mutating func sources() -> DeclarationSources {
         if let declared { return declared }
-        // When the store holds under half the memberships the files declare (a first plan),
-        // most of them change and are looked up: index them all.
-        let sources = desired.sources(indexingMembers: stored.memberships.count < want.memberships.count / 2)
+        let sources = desired.sources()
         declared = sources
         return sources
     }

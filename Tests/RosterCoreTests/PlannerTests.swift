@@ -144,25 +144,7 @@ final class PlannerTests: XCTestCase {
         directory.customers.append(again)
         directory.users.append(User(email: Located(email(4).uppercased(), at: at(99_100)), name: nil, status: .active,
                                     previousEmails: [], location: at(99_100)))
-        // The same user twice in one list (the later entry declares it), written in capitals once.
-        directory.accounts[3].members.append(Member(user: Located(email(3).uppercased(), at: at(99_200, 7)), roles: [],
-                                                    expires: nil, location: at(99_200, 5)))
-        let desired = DesiredDirectory(config: config(), directory: directory, today: Day(containing: now))
-        let searched = desired.sources()
-        let indexed = desired.sources(indexingMembers: true)
-        for sources in [searched, indexed] {
-            assertLastDeclarations(sources)
-        }
-        func membershipKeys(_ members: [Member], _ scope: ScopeRef) -> [MembershipKey] {
-            members.map { MembershipKey(user: $0.user.value.lowercased(), scope: scope) }
-        }
-        let keys = directory.customers.flatMap { membershipKeys($0.members, ScopeRef(.customer, $0.id.value)) }
-            + directory.accounts.flatMap { membershipKeys($0.members, ScopeRef(.account, $0.id.value)) }
-        XCTAssertEqual(keys.map { indexed.member($0) }, keys.map { searched.member($0) }, "the index finds what the search finds")
-        XCTAssertEqual(indexed.member(MembershipKey(user: email(3), scope: ScopeRef(.account, "a3"))), at(99_200, 5))
-    }
-
-    private func assertLastDeclarations(_ sources: DeclarationSources) {
+        let sources = DesiredDirectory(config: config(), directory: directory, today: Day(containing: now)).sources()
         XCTAssertEqual(sources.customer("c1"), at(99_000))
         XCTAssertEqual(sources.account("a7"), at(10_700))
         XCTAssertEqual(sources.role("payment-management"), at(3))
