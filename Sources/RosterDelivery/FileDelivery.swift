@@ -61,17 +61,19 @@ public struct FileDelivery: DeliveryChannel {
         return .delivered
     }
 
-    /// The Message-ID's letters, digits, `-`, `.` and `@` (roster's own ids are only these).
+    /// The Message-ID's letters, digits, `-`, `.` and `@` (roster's `<invitation-…@roster>` loses
+    /// its angle brackets); byte by byte when it is ASCII, as roster's own are.
     static func fileName(_ messageID: String) -> String {
-        let utf8 = messageID.utf8
-        let plain = utf8.allSatisfy { byte in
+        guard messageID.utf8.allSatisfy({ $0 < 0x80 }) else {
+            return messageID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "@" }
+        }
+        return String(decoding: messageID.utf8.filter { byte in
             switch byte {
             case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
                  UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "@"): true
             default: false
             }
-        }
-        return plain ? messageID : messageID.filter { $0.isLetter || $0.isNumber || $0 == "-" || $0 == "." || $0 == "@" }
+        }, as: UTF8.self)
     }
 
     /// Makes `path` and the folders above it that are missing (0700, the owner's alone); nil when

@@ -176,8 +176,8 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// A first apply of `firstApplyIndexesFrom` changes or more drops the tables' non-unique
     /// indexes (those of `CREATE INDEX`: lookups by owner, scope, user, serial, the outbox's
     /// order) and builds them again from the rows at the end, in the same transaction: SQLite
-    /// builds an index by sorting, where 2.4 million entries added row by row were a seventh of
-    /// a first apply's transaction. Unique indexes stay and check every row as it comes; the
+    /// builds an index by sorting, where 1.75 million entries added row by row were a seventh
+    /// of a first apply's transaction. Unique indexes stay and check every row as it comes; the
     /// transaction's statements look nothing up through the others (it only inserts into empty
     /// tables). Readers see the indexes throughout, and a crash rolls the drops back with the rest.
     public func dropIndexes(beforeFirstApplyOf changes: Int, _ db: any SQLSession) throws -> [String] {
