@@ -103,36 +103,56 @@ public struct DeliveryService {
 
     /// Pages through the due messages in order; a batch goes out (up to the channel's
     /// concurrency at once) and its outcomes are recorded before the next is sent, so a crash
-    /// re-sends at most one batch, with the same ids.
+    /// re-sends at most one batch, with the same ids. The file channel writes its next batch
+    /// while the last one's outcomes are recorded (a crash then re-writes at most two batches of
+    /// files, each under the same name and with the same bytes).
     private func run(_ channel: any DeliveryChannel, dueBy: Date?, total: Int, report: inout DeliveryReport,
                      progress: ((Int, Int) -> Void)?) throws {
-        let batch = channel is FileDelivery ? 500 : channel.concurrency
+        let writesAhead = channel is FileDelivery
+        let batch = writesAhead ? 500 : channel.concurrency
         var after: String?
         var done = 0
+        var sending: (messages: [OutboundInvitation], outcomes: Background<[DeliveryOutcome]>)?
+        // The channel is shut down after this returns: no batch may still be going out then.
+        defer { _ = sending?.outcomes.value() }
+
+        func record(_ messages: [OutboundInvitation], _ outcomes: [DeliveryOutcome]) throws {
+            let now = environment.now()
+            var updates: [OutboxUpdate] = []
+            for (message, outcome) in zip(messages, outcomes) {
+                let update = schedule(message, outcome, at: now)
+                updates.append(update)
+                if update.status == .delivered {
+                    report.delivered += 1
+                } else {
+                    report.failures.append(DeliveryFailure(recipient: message.recipient.email,
+                                                           reason: outcome.failureReason ?? "",
+                                                           nextAttempt: update.nextAttempt))
+                }
+            }
+            try store.recordAttempts(updates, at: now)
+            done += messages.count
+            progress?(done, total)
+        }
+
         while true {
             let page = try store.pendingMessages(dueBy: dueBy, after: after, limit: pageSize)
             guard let last = page.last else { break }
             after = last.messageID
             for start in stride(from: 0, to: page.count, by: batch) {
                 let messages = page[start..<min(page.count, start + batch)].map(withAcceptURL)
-                let outcomes = send(messages, through: channel)
-                let now = environment.now()
-                var updates: [OutboxUpdate] = []
-                for (message, outcome) in zip(messages, outcomes) {
-                    let update = schedule(message, outcome, at: now)
-                    updates.append(update)
-                    if update.status == .delivered {
-                        report.delivered += 1
-                    } else {
-                        report.failures.append(DeliveryFailure(recipient: message.recipient.email,
-                                                               reason: outcome.failureReason ?? "",
-                                                               nextAttempt: update.nextAttempt))
-                    }
+                let sent = sending.map { ($0.messages, $0.outcomes.value()) }
+                let outcomes = Background { Self.send(messages, through: channel) }
+                sending = (messages, outcomes)
+                if let sent { try record(sent.0, sent.1) }
+                if !writesAhead {
+                    try record(messages, outcomes.value())
+                    sending = nil
                 }
-                try store.recordAttempts(updates, at: now)
-                done += messages.count
-                progress?(done, total)
             }
+        }
+        if let last = sending {
+            try record(last.messages, last.outcomes.value())
         }
     }
 
@@ -144,7 +164,7 @@ public struct DeliveryService {
     }
 
     /// The outcomes of `messages`, in their order, with up to the channel's concurrency in flight.
-    private func send(_ messages: [OutboundInvitation], through channel: any DeliveryChannel) -> [DeliveryOutcome] {
+    private static func send(_ messages: [OutboundInvitation], through channel: any DeliveryChannel) -> [DeliveryOutcome] {
         if let files = channel as? FileDelivery { return files.deliverNow(messages) }
         return runBlocking {
             await withTaskGroup(of: (Int, DeliveryOutcome).self) { group in
