@@ -17,6 +17,35 @@ func requiredTool(_ name: String, installedBy package: String) throws -> String 
     throw WorkspaceError(description: "the delivery tests need '\(name)' (\(package)); scripts/test installs it")
 }
 
+/// The files of a directory of `count` invited users, `u0000@DOMAIN` on, members of accounts of
+/// ten under one customer, delivering with `delivery` (roster.yaml's flow mapping); and their
+/// emails.
+func invitedDirectory(_ count: Int, domain: String, delivery: String) -> (files: [String: String], emails: [String]) {
+    let emails = (0..<count).map { String(format: "u%04d@\(domain)", $0) }
+    var accounts = "kind: Role\nid: viewer\npermissions: {streams: [read]}\n---\nkind: Customer\nid: invited\nowner: \(emails[0])\n"
+    for account in 0..<(count / 10) {
+        accounts += "---\nkind: Account\nid: acc-\(account)\ncustomer: invited\nmembers:\n"
+        for member in 0..<10 { accounts += "  - user: \(emails[account * 10 + member])\n    roles: [viewer]\n" }
+    }
+    let files = [
+        "roster.yaml": """
+            version: 1
+            sources: [directory]
+            permissions:
+              streams: [read]
+            limits:
+              accountsPerCustomer: 1000
+            invitations:
+              acceptUrl: https://portal.example.com/invite?token={token}
+              delivery: \(delivery)
+
+            """,
+        "directory/users.yaml": emails.map { "kind: User\nemail: \($0)\n" }.joined(separator: "---\n"),
+        "directory/accounts.yaml": accounts,
+    ]
+    return (files, emails)
+}
+
 /// Waits up to `seconds` for `condition`; whether it came true.
 func waitUntil(_ seconds: TimeInterval, _ condition: () -> Bool) -> Bool {
     let deadline = Date().addingTimeInterval(seconds)

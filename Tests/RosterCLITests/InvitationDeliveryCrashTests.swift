@@ -13,29 +13,10 @@ final class InvitationDeliveryCrashTests: XCTestCase {
     /// A directory of 120 invited users delivering to `receiver`, applied with the secret
     /// missing: every message waits in the outbox, never attempted.
     func appliedWorkspace(_ receiver: WebhookReceiver) throws -> Workspace {
-        let emails = (0..<Self.users).map { String(format: "u%04d@crash.example", $0) }
-        var accounts = "kind: Role\nid: viewer\npermissions: {streams: [read]}\n---\nkind: Customer\nid: crash\nowner: \(emails[0])\n"
-        for account in 0..<(Self.users / 10) {
-            accounts += "---\nkind: Account\nid: acc-\(account)\ncustomer: crash\nmembers:\n"
-            for member in 0..<10 { accounts += "  - user: \(emails[account * 10 + member])\n    roles: [viewer]\n" }
-        }
+        let (files, _) = invitedDirectory(Self.users, domain: "crash.example",
+                                          delivery: "{kind: webhook, url: \(receiver.url), secretEnv: \(WebhookReceiver.variable)}")
         // The real processes sign with the real clock; so does this one.
-        let ws = try Workspace(files: [
-            "roster.yaml": """
-                version: 1
-                sources: [directory]
-                permissions:
-                  streams: [read]
-                limits:
-                  accountsPerCustomer: 1000
-                invitations:
-                  acceptUrl: https://portal.example.com/invite?token={token}
-                  delivery: {kind: webhook, url: \(receiver.url), secretEnv: \(WebhookReceiver.variable)}
-
-                """,
-            "directory/users.yaml": emails.map { "kind: User\nemail: \($0)\n" }.joined(separator: "---\n"),
-            "directory/accounts.yaml": accounts,
-        ], now: Date())
+        let ws = try Workspace(files: files, now: Date())
         try ws.apply()
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 0"), Self.users)
         ws.environment[WebhookReceiver.variable] = WebhookReceiver.secret
@@ -67,7 +48,7 @@ final class InvitationDeliveryCrashTests: XCTestCase {
 
         // The next run delivers the rest (the killed run's lock is gone with it).
         let output = try TemporaryFolder()
-        FileManager.default.createFile(atPath: output.path + "/err", contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path + "/err", contents: nil)
         let errors = try FileHandle(forWritingTo: URL(fileURLWithPath: output.path + "/err"))
         let second = try BigApply.startApply(in: ws, arguments: ["deliver", "--now"], stderr: errors)
         second.waitUntilExit()

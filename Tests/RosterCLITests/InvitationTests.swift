@@ -233,33 +233,14 @@ final class InvitationTests: XCTestCase {
     /// recorded: an apply delivering three batches over two pages records every message once,
     /// and leaves one file for each.
     func testFileDeliveryOverSeveralBatchesRecordsEachMessageOnce() throws {
-        let emails = (0..<1_250).map { String(format: "u%04d@files.example", $0) }
-        var accounts = "kind: Role\nid: viewer\npermissions: {streams: [read]}\n---\nkind: Customer\nid: files\nowner: \(emails[0])\n"
-        for account in 0..<(emails.count / 10) {
-            accounts += "---\nkind: Account\nid: acc-\(account)\ncustomer: files\nmembers:\n"
-            for member in 0..<10 { accounts += "  - user: \(emails[account * 10 + member])\n    roles: [viewer]\n" }
-        }
-        let ws = try Workspace(files: [
-            "roster.yaml": """
-                version: 1
-                sources: [directory]
-                permissions:
-                  streams: [read]
-                limits:
-                  accountsPerCustomer: 1000
-                invitations:
-                  delivery: {kind: file, path: .roster/outbox}
-
-                """,
-            "directory/users.yaml": emails.map { "kind: User\nemail: \($0)\n" }.joined(separator: "---\n"),
-            "directory/accounts.yaml": accounts,
-        ])
+        let (files, emails) = invitedDirectory(1_250, domain: "files.example", delivery: "{kind: file, path: .roster/outbox}")
+        let ws = try Workspace(files: files)
         let apply = try ws.apply()
         XCTAssertTrue(apply.stdout.contains("Delivered 1250 invitations.\n"), apply.stdout)
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE status = 'delivered' AND attempts = 1 AND token IS NULL"),
                        emails.count, "each message recorded once, as delivered")
-        let files = Set(try FileManager.default.contentsOfDirectory(atPath: ws.outboxPath))
-        XCTAssertEqual(files, Set(try ws.strings("SELECT invitation_id FROM outbox").map { "invitation-\($0)@roster.eml" }))
+        let written = Set(try FileManager.default.contentsOfDirectory(atPath: ws.outboxPath))
+        XCTAssertEqual(written, Set(try ws.strings("SELECT invitation_id FROM outbox").map { "invitation-\($0)@roster.eml" }))
         XCTAssertEqual(Set(try ws.messages().map(\.to)), Set(emails))
     }
 
