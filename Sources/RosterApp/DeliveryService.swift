@@ -112,9 +112,10 @@ public struct DeliveryService {
         let batch = writesAhead ? 500 : channel.concurrency
         var after: String?
         var done = 0
-        var sending: (messages: [OutboundInvitation], outcomes: Background<[DeliveryOutcome]>)?
+        /// The file channel's batch being written, with its outcomes once written.
+        var writing: Background<([OutboundInvitation], [DeliveryOutcome])>?
         // The channel is shut down after this returns: no batch may still be going out then.
-        defer { _ = sending?.outcomes.value() }
+        defer { _ = writing?.value() }
 
         func record(_ messages: [OutboundInvitation], _ outcomes: [DeliveryOutcome]) throws {
             let now = environment.now()
@@ -141,19 +142,16 @@ public struct DeliveryService {
             after = last.messageID
             for start in stride(from: 0, to: page.count, by: batch) {
                 let messages = page[start..<min(page.count, start + batch)].map(withAcceptURL)
-                let sent = sending.map { ($0.messages, $0.outcomes.value()) }
-                let outcomes = Background { Self.send(messages, through: channel) }
-                sending = (messages, outcomes)
-                if let sent { try record(sent.0, sent.1) }
-                if !writesAhead {
-                    try record(messages, outcomes.value())
-                    sending = nil
+                guard writesAhead else {
+                    try record(messages, Self.send(messages, through: channel))
+                    continue
                 }
+                let written = writing?.value()  // the batch before, its files all written
+                writing = Background { (messages, Self.send(messages, through: channel)) }
+                if let (sent, outcomes) = written { try record(sent, outcomes) }
             }
         }
-        if let last = sending {
-            try record(last.messages, last.outcomes.value())
-        }
+        if let (sent, outcomes) = writing?.value() { try record(sent, outcomes) }
     }
 
     private func withAcceptURL(_ message: OutboundInvitation) -> OutboundInvitation {
