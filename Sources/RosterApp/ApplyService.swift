@@ -35,12 +35,20 @@ public enum ApplyResult: Sendable {
 /// The apply use case (SPEC §5): lock → plan (or the saved one) → show → rails → approval →
 /// one transaction. Showing and approving are the caller's (a prompt on a terminal, a flag in CI).
 public struct ApplyService {
-    public let project: Project
     public let store: any StateStore
     public let environment: AppEnvironment
+    /// The project: loaded, or still loading and validating on other cores while the lock is taken
+    /// and the store is read; waited for where it is first needed.
+    private let files: @Sendable () throws(RosterError) -> Project
 
     public init(project: Project, store: any StateStore, environment: AppEnvironment) {
-        self.project = project
+        self.init(loading: { project }, store: store, environment: environment)
+    }
+
+    /// `files` is called under the lock, once the store is read, and may be called again.
+    public init(loading files: @escaping @Sendable () throws(RosterError) -> Project, store: any StateStore,
+                environment: AppEnvironment) {
+        self.files = files
         self.store = store
         self.environment = environment
     }
@@ -48,36 +56,44 @@ public struct ApplyService {
     /// Applies under the store's apply lock. `show` sees the plan before anything is checked;
     /// `approve` is asked only when the plan has changes and no rail blocks it.
     public func apply(_ request: ApplyRequest, show: (Plan) -> Void, approve: (Plan) -> Bool) throws(RosterError) -> ApplyResult {
-        try storeCall {
-            try store.withApplyLock(holder: environment.lockHolder(actor: request.actor), timeout: request.lockTimeout) {
-                () throws -> ApplyResult in
-                var plan = try request.savedPlan ?? freshPlan(adopt: request.adopt)
-                show(plan)
-                guard !plan.isEmpty else { return .unchanged(plan) }
-                let blocked = plan.blockedRails.filter { !request.allowed.contains($0.rail) }
-                guard blocked.isEmpty else { throw RosterError.railsBlocked(blocked) }
-                guard approve(plan) else { throw RosterError.cancelled }
-                // Shown and approved, the access delta is not needed to write the changes: let
-                // go of it (a first plan's 370,000 rows) before the transaction takes its memory,
-                // and give the memory back: SQLite's page cache grows on the thread that runs the
-                // inserts (`SQLiteSender`), from memory of its own.
-                plan.accessDelta = []
-                Memory.returnFreedMemory()
-                try EventFeed(store: store, environment: environment).register(project.config.events)
-                let context = ApplyContext(actor: request.actor, commit: plan.desired.commit, now: environment.now(),
-                                           random: environment.random, invitations: project.config.invitations)
-                return .applied(plan, try PhaseTimings.measure("transaction") { try store.apply(plan, context: context) })
+        do {
+            return try storeCall {
+                try store.withApplyLock(holder: environment.lockHolder(actor: request.actor), timeout: request.lockTimeout) {
+                    () throws -> ApplyResult in
+                    var plan = try request.savedPlan ?? freshPlan(adopt: request.adopt)
+                    let project = try files()
+                    show(plan)
+                    guard !plan.isEmpty else { return .unchanged(plan) }
+                    let blocked = plan.blockedRails.filter { !request.allowed.contains($0.rail) }
+                    guard blocked.isEmpty else { throw RosterError.railsBlocked(blocked) }
+                    guard approve(plan) else { throw RosterError.cancelled }
+                    // Shown and approved, the access delta is not needed to write the changes: let
+                    // go of it (a first plan's 370,000 rows) before the transaction takes its memory,
+                    // and give the memory back: SQLite's page cache grows on the thread that runs the
+                    // inserts (`SQLiteSender`), from memory of its own.
+                    plan.accessDelta = []
+                    Memory.returnFreedMemory()
+                    try EventFeed(store: store, environment: environment).register(project.config.events)
+                    let context = ApplyContext(actor: request.actor, commit: plan.desired.commit, now: environment.now(),
+                                               random: environment.random, invitations: project.config.invitations)
+                    return .applied(plan, try PhaseTimings.measure("transaction") { try store.apply(plan, context: context) })
+                }
             }
+        } catch {
+            // Invalid files are reported before any other failure, a held lock among them (exit 3,
+            // not 4), as when they loaded first; and no load outlives the apply.
+            _ = try files()
+            throw error
         }
     }
 
-    /// A plan made now, under the lock: the files' desired state is built on another core
-    /// while the store is read.
+    /// A plan made now, under the lock: the store is read while the files may still be loading,
+    /// and their digest is taken on another core while the plan is made.
     private func freshPlan(adopt: Bool) throws -> Plan {
-        let project = project
-        let fromFiles = Background { (project.desired(), project.desiredInfo()) }
         let snapshot = try PhaseTimings.measure("read store") { try store.snapshot() }
-        let (desired, info) = PhaseTimings.measure("desired state") { fromFiles.value() }
-        return PhaseTimings.measure("plan") { project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info) }
+        let project = try files()
+        let info = Background { project.desiredInfo() }
+        let desired = PhaseTimings.measure("desired state") { project.desired() }
+        return PhaseTimings.measure("plan") { project.planner(adopt: adopt).plan(desired: desired, snapshot: snapshot, info: info.value()) }
     }
 }

@@ -46,6 +46,9 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
     case cannotCreateProject(folder: String, reason: String)
     /// `roster serve` cannot listen on the address (in use, not this machine's).
     case cannotListen(address: String, reason: String)
+    /// `roster apply`: roster.yaml named one store when the apply opened it and another once the
+    /// files had loaded (edited in between).
+    case storeChanged(locked: String, named: String)
 
     public var exitStatus: ExitStatus {
         switch self {
@@ -61,7 +64,7 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
             default: return .runtimeError
             }
         case .delivery, .cannotWrite, .notStored, .unknownUser, .exportFolderNotEmpty, .unsafeExportName, .notInRepository, .cannotReadRevision, .refusingToOverwrite,
-             .cannotCreateProject, .cannotListen:
+             .cannotCreateProject, .cannotListen, .storeChanged:
             return .runtimeError
         }
     }
@@ -124,6 +127,9 @@ public enum RosterError: Error, Sendable, CustomStringConvertible {
             return "cannot create the project in '\(folder)': \(reason); nothing was kept"
         case .cannotListen(let address, let reason):
             return "cannot listen on \(address): \(reason); pick another with --listen HOST:PORT or serve.listen"
+        case .storeChanged(let locked, let named):
+            return "roster.yaml changed while apply read it: it named the store \(locked), now \(named); "
+                + "nothing was applied, run the apply again"
         }
     }
 }

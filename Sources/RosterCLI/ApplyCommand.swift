@@ -61,12 +61,11 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         let interactive = environment.stdinIsTerminal && !autoApprove
         guard autoApprove || planFile != nil || environment.stdinIsTerminal else { throw RosterError.approvalRequired }
         let saved = try planFile.map { try readPlan($0, in: environment) }
-        let project = try PhaseTimings.measure("load files") { () throws(RosterError) in try options.project(environment) }
-        let store = try options.openStore(config: project.config, root: project.root, environment)
+        let (files, store) = try filesAndStore(environment)
         let request = ApplyRequest(savedPlan: saved, allowed: Set(allowed),
                                    lockTimeout: TimeInterval(lockTimeout.flatMap(DurationSyntax.seconds(parsing:)) ?? 0),
                                    actor: environment.app.actor(actor), adopt: adopt)
-        let result = try ApplyService(project: project, store: store, environment: environment.app).apply(request, show: { plan in
+        let result = try ApplyService(loading: files, store: store, environment: environment.app).apply(request, show: { plan in
             writePlan(plan, options: options, environment: environment)
         }, approve: { _ in
             guard interactive else { return true }
@@ -75,9 +74,42 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
         })
         guard case .applied(_, let outcome) = result else { return .success }
         environment.stdout.write("\nApply complete: \(plural(outcome.applied, "change")) applied; the store is at serial \(outcome.serial).\n")
+        let project = try files()
         // Also retries what an earlier apply left due; prints nothing when there is nothing.
         PhaseTimings.measure("deliver") { deliverAfterCommit(store: store, config: project.config, root: project.root, environment: environment) }
         return .success
+    }
+
+    /// The project and its store. An existing SQLite file is opened at once and the files load
+    /// and validate on other cores meanwhile, so that the apply takes the lock and reads the store
+    /// beside them (as `plan` reads it); the project comes when the apply first needs it (its
+    /// diagnostics, then the store's exposure warning, on stderr as before). Any other store (a new
+    /// file, created only once the files are valid, or PostgreSQL) is opened after the files.
+    private func filesAndStore(_ environment: Environment) throws(RosterError)
+        -> (@Sendable () throws(RosterError) -> Project, any StateStore) {
+        let options = options
+        let locator = options.locator(environment)
+        guard let settings = options.loader(environment).validSettings(),
+              let path = locator.existingSQLiteFile(config: settings.config, root: settings.root),
+              let store = try? SQLiteStore(path: path, random: environment.app.random) else {
+            let project = try PhaseTimings.measure("load files") { () throws(RosterError) in try options.project(environment) }
+            return ({ project }, try options.openStore(config: project.config, root: project.root, environment))
+        }
+        let loading = Background { () -> Result<Project, RosterError> in
+            let loaded = Result { () throws(RosterError) in
+                try PhaseTimings.measure("load files") { () throws(RosterError) in try options.project(environment) }
+            }
+            guard case .success(let project) = loaded else { return loaded }
+            // roster.yaml read twice, with an edit between: the store locked is not the one it names now.
+            let named = StoreLocator.sqlitePath(locator.url(config: project.config), root: project.root)
+            guard named == path else {
+                return .failure(.storeChanged(locked: store.displayURL,
+                                              named: PostgresLocation.mask(locator.url(config: project.config))))
+            }
+            if let fix = StoreLocator.exposureFix(store) { options.warnExposed(store.displayURL, fix: fix, environment) }
+            return loaded
+        }
+        return ({ () throws(RosterError) in try loading.value().get() }, store)
     }
 
     private func readPlan(_ file: String, in environment: Environment) throws(RosterError) -> Plan {

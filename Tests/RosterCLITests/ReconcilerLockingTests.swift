@@ -24,6 +24,24 @@ final class ReconcilerLockingTests: XCTestCase {
         XCTAssertEqual(try ws.serial(), 1)
     }
 
+    /// An apply on an existing SQLite store takes the lock while the files load: invalid files are
+    /// still reported as such (exit 3) rather than as the held lock, and change nothing.
+    func testInvalidFilesAreReportedBeforeAHeldLock() throws {
+        let ws = try Workspace()
+        XCTAssertEqual(ws.run(["plan"]).status, 0, "creates the store")
+        let before = try ws.dump()
+        try ws.write("directory/broken.yaml", "kind: User\nemail: [unclosed\n")
+        for extra in [[], ["--lock-timeout", "1s"]] {
+            let result = try ws.store().withApplyLock(holder: Self.holder, timeout: 0) {
+                ws.run(["apply", "--auto-approve"] + extra)
+            }
+            XCTAssertEqual(result.status, 3, result.stderr)
+            XCTAssertTrue(result.stderr.contains("directory/broken.yaml:"), result.stderr)
+            XCTAssertFalse(result.stderr.contains("locked by another apply"), result.stderr)
+        }
+        XCTAssertEqual(try ws.dump(), before)
+    }
+
     /// Holds the store's apply lock on another thread for `seconds`, as another apply would;
     /// returns once it is held, with a semaphore signalled when it is released.
     func holdApplyLock(_ ws: Workspace, for seconds: TimeInterval) -> DispatchSemaphore {

@@ -76,7 +76,7 @@ final class StoreFilePermissionTests: XCTestCase {
         XCTAssertEqual(chmod(ws.statePath, 0o644), 0)
         let warning = "warning: the store sqlite:\(ws.statePath) can be read by other users of this machine, and "
             + "undelivered invitations hold tokens; run: chmod 600 \(ws.statePath)*\n"
-        for command in [["plan"], ["show"], ["outbox"]] {
+        for command in [["plan"], ["apply", "--auto-approve"], ["show"], ["outbox"]] {
             let result = ws.run(command)
             XCTAssertEqual(result.status, 0, result.stderr)
             XCTAssertEqual(result.stderr.components(separatedBy: warning).count - 1, 1, "\(command): \(result.stderr)")
