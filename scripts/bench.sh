@@ -13,9 +13,9 @@
 # and the plan of the exported files (no changes), the whole audit log as events, and plan and
 # apply of a 1% change. On SQLite each apply is timed best of RUNS too: before each run the first
 # apply gets a new store and the 1% apply the store as the first apply left it (a copy), each with
-# the earlier run's outbox moved aside; on PostgreSQL the applies are single runs. With EVENTS=1 also the catch-up of a
-# new `from: start` events endpoint on a local receiver (examples/platform-receiver; needs
-# python3 with standardwebhooks), in events per second.
+# the earlier run's outbox moved aside; on PostgreSQL the applies are single runs. With EVENTS=1
+# also the catch-up of a new `from: start` events endpoint on a local receiver
+# (examples/platform-receiver; needs python3 with standardwebhooks), in events per second.
 #
 # Steps: compile scripts/yaml-floor.c into .build-bench/yaml-floor; generate the directory
 # into .build-bench/data-SCALE with scripts/gen-bench.py (kept between runs); build roster in
@@ -138,10 +138,17 @@ if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
     TRASH="$OUT/trash.$$"
     mkdir -p "$TRASH"
     trap 'rm -rf "$TRASH"' EXIT
-    for folder in "$DATA/.roster" "$MUTATED/.roster"; do
-        [[ -e "$folder" ]] && mv "$folder" "$TRASH/$(basename "$(dirname "$folder")")"
-    done
-    rm -rf "$STORE" "$STORE"-* "$STORE.lock"
+    # aside FOLDER: moves an earlier run's outbox (FOLDER/.roster) into the trash.
+    aside() {
+        [[ ! -e "$1/.roster" ]] || mv "$1/.roster" "$(mktemp -d "$TRASH/outbox.XXXXXX")"
+    }
+    # new_store: no SQLite store, and no outbox of the whole directory's apply.
+    new_store() {
+        rm -rf "$STORE" "$STORE"-* "$STORE.lock"
+        aside "$DATA"
+    }
+    new_store
+    aside "$MUTATED"
     step "generate $MUTATED (1% of memberships changed)"
     [[ -f "$MUTATED/roster.yaml" ]] || python3 scripts/gen-bench.py "$MUTATED" --scale "$SCALE" --mutate-percent 1
     if [[ "$STORE_KIND" == postgres ]]; then
@@ -156,17 +163,9 @@ if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
     MEASURE_OUT=/dev/null measure "roster plan (first, to /dev/null)" "$ROSTER" plan --config "$DATA/roster.yaml" \
         "${state[@]}" --format json
     ROWS+=("plan, empty store, to /dev/null|$BEST_S|$BEST_CPU|$PEAK_KB")
-    # aside FOLDER: moves an earlier run's outbox into the trash.
-    aside() {
-        [[ ! -e "$1/.roster" ]] || mv "$1/.roster" "$(mktemp -d "$TRASH/outbox.XXXXXX")"
-    }
     # An apply that can start again from the same store is timed best of RUNS (SQLite).
     APPLY_RUNS="$RUNS"
     [[ "$STORE_KIND" == sqlite ]] || APPLY_RUNS=1
-    new_store() {
-        rm -rf "$STORE" "$STORE"-* "$STORE.lock"
-        aside "$DATA"
-    }
     step "measure the first apply (whole directory, with invitation delivery, best of $APPLY_RUNS)"
     RUNS="$APPLY_RUNS" BEFORE_EACH=new_store measure "roster apply (first)" "$ROSTER" apply --auto-approve \
         --config "$DATA/roster.yaml" "${state[@]}"
@@ -230,12 +229,14 @@ if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
         cp "$KEPT"/* "$(dirname "$STORE")/"
         aside "$MUTATED"
     }
+    RESTORE=""
     if [[ "$STORE_KIND" == sqlite ]]; then
         rm -rf "$KEPT" && mkdir -p "$KEPT"
         cp "$STORE" "$KEPT/" && { [[ ! -e "$STORE-wal" ]] || cp "$STORE-wal" "$KEPT/"; }
         trap 'rm -rf "$TRASH" "$KEPT"' EXIT
+        RESTORE=back_to_first_apply
     fi
-    RUNS="$APPLY_RUNS" BEFORE_EACH="$([[ "$STORE_KIND" == sqlite ]] && echo back_to_first_apply)" \
+    RUNS="$APPLY_RUNS" BEFORE_EACH="$RESTORE" \
         measure "roster apply (1%)" "$ROSTER" apply --auto-approve --allow mass-removal --config "$MUTATED/roster.yaml" "${state[@]}"
     grep -q "the store is at serial 2\." "$OUT/run.out" || { echo "bench.sh: the 1% apply did not start from the first" >&2; false; }
     ROWS+=("apply, 1% changed|$BEST_S|$BEST_CPU|$PEAK_KB")
