@@ -88,9 +88,7 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
     private func filesAndStore(_ environment: Environment) throws(RosterError)
         -> (@Sendable () throws(RosterError) -> Project, any StateStore) {
         let options = options
-        let locator = options.locator(environment)
-        guard let settings = options.loader(environment).validSettings(),
-              let path = locator.existingSQLiteFile(config: settings.config, root: settings.root),
+        guard let path = options.existingSQLiteFile(environment),
               let store = try? SQLiteStore(path: path, random: environment.app.random) else {
             let project = try PhaseTimings.measure("load files") { () throws(RosterError) in try options.project(environment) }
             return ({ project }, try options.openStore(config: project.config, root: project.root, environment))
@@ -101,10 +99,9 @@ struct ApplyCommand: ParsableCommand, RosterRunnable {
             }
             guard case .success(let project) = loaded else { return loaded }
             // roster.yaml read twice, with an edit between: the store locked is not the one it names now.
-            let named = StoreLocator.sqlitePath(locator.url(config: project.config), root: project.root)
-            guard named == path else {
-                return .failure(.storeChanged(locked: store.displayURL,
-                                              named: PostgresLocation.mask(locator.url(config: project.config))))
+            guard options.names(path, project, environment) else {
+                let named = options.locator(environment).url(config: project.config)
+                return .failure(.storeChanged(locked: store.displayURL, named: PostgresLocation.mask(named)))
             }
             if let fix = StoreLocator.exposureFix(store) { options.warnExposed(store.displayURL, fix: fix, environment) }
             return loaded

@@ -37,9 +37,7 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
     func run(in environment: Environment) throws -> ExitStatus {
         // An existing store is read on another core while the files load and validate; a new one
         // is created only once the files are known to be valid, as before.
-        let locator = options.locator(environment)
-        let early = options.loader(environment).validSettings()
-            .flatMap { locator.existingSQLiteFile(config: $0.config, root: $0.root) }
+        let early = options.existingSQLiteFile(environment)
             .map { path in
                 (path: path, read: Background { [random = environment.random] () -> (Snapshot, exposure: (url: String, fix: String)?)? in
                     guard let store = try? SQLiteStore(path: path, random: random),
@@ -61,8 +59,7 @@ struct PlanCommand: ParsableCommand, RosterRunnable {
         let snapshot: Snapshot
         // Waited for in every case, so that no read outlives the command.
         let read = PhaseTimings.measure("read store") { early?.read.value() }
-        if let early, let read,
-           early.path == StoreLocator.sqlitePath(locator.url(config: project.config), root: project.root) {
+        if let early, let read, options.names(early.path, project, environment) {
             snapshot = read.0
             // The early read skips openStore: it warns here as openStore would.
             if let exposure = read.exposure { options.warnExposed(exposure.url, fix: exposure.fix, environment) }

@@ -14,6 +14,19 @@ extension CommonOptions {
         return try load.valid()
     }
 
+    /// The existing SQLite file that roster.yaml alone names (when it is valid), for a command to
+    /// open while the files still load and validate; nil for a new file or another kind of store.
+    func existingSQLiteFile(_ environment: Environment) -> String? {
+        loader(environment).validSettings()
+            .flatMap { locator(environment).existingSQLiteFile(config: $0.config, root: $0.root) }
+    }
+
+    /// Whether the loaded `project` names the SQLite file `path` (roster.yaml could have been edited
+    /// since `existingSQLiteFile` read it).
+    func names(_ path: String, _ project: Project, _ environment: Environment) -> Bool {
+        StoreLocator.sqlitePath(locator(environment).url(config: project.config), root: project.root) == path
+    }
+
     /// Opens the store (creating it when new) and says so when it is new or readable by others.
     func openStore(config: Config?, root: String, _ environment: Environment) throws(RosterError) -> any StateStore {
         let opened = try locator(environment).open(config: config, root: root)
