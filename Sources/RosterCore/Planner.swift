@@ -1,7 +1,7 @@
 import Foundation
 
 /// Computes the plan that makes the store match the files: pure, deterministic.
-public struct Planner {
+public struct Planner: Sendable {
     public var config: Config
     public var now: Date
     /// `--adopt`: users the plan would invite are adopted instead, `active` and without an
@@ -29,7 +29,7 @@ public struct Planner {
 /// One plan in the making: the steps in `run` add changes to their phases, `ordered` reads them out.
 ///
 /// Each step lives in its own file (`Planner+Roles.swift`, `+Users`, `+Scopes`, `+Memberships`).
-struct PlanWork {
+struct PlanWork: Sendable {
     /// The apply order: each phase only needs what earlier phases created.
     enum Phase: Int, CaseIterable {
         case roles, users, customers, accounts, grants, revokes, invitations, deactivations

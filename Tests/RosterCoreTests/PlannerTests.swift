@@ -112,6 +112,26 @@ final class PlannerTests: XCTestCase {
         XCTAssertTrue(plan.accessDelta.allSatisfy { $0.change == .loss || $0.source != nil })
     }
 
+    /// A change of roles alone changes access: its user's loss is in the delta, and an expiry
+    /// change beside it adds nothing there.
+    func testARoleChangeAloneShowsInTheAccessDelta() throws {
+        let desired = desired()
+        var stored = desired.state
+        let key = MembershipKey(user: email(241), scope: ScopeRef(.account, "a1"))
+        XCTAssertEqual(desired.state.memberships[key]?.roles, ["payment-management"])
+        stored.memberships[key]?.roles = ["viewer"]
+        let expiring = MembershipKey(user: email(242), scope: ScopeRef(.account, "a2"))
+        stored.memberships[expiring]?.expires = "2030-01-01"
+
+        let plan = plan(desired, stored: stored)
+        XCTAssertEqual(plan.changes.map(\.action), [.changeRoles, .update])
+        let loss = try XCTUnwrap(plan.accessDelta.first)
+        XCTAssertEqual(plan.accessDelta.count, 1)
+        XCTAssertEqual([loss.user, loss.scope.id], [email(241), "a1"])
+        XCTAssertEqual(loss.change, .loss)
+        XCTAssertEqual(loss.permissions, ["streams:read"])
+    }
+
     func testUserDifferencesComeOutSorted() {
         let desired = desired()
         var stored = desired.state
