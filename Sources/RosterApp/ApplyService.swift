@@ -41,10 +41,6 @@ public struct ApplyService {
     /// and the store is read; waited for where it is first needed.
     private let files: @Sendable () throws(RosterError) -> Project
 
-    public init(project: Project, store: any StateStore, environment: AppEnvironment) {
-        self.init(loading: { project }, store: store, environment: environment)
-    }
-
     /// `files` is called under the lock, once the store is read, and may be called again.
     public init(loading files: @escaping @Sendable () throws(RosterError) -> Project, store: any StateStore,
                 environment: AppEnvironment) {
