@@ -108,7 +108,7 @@ struct PlanJSONWriter {
     mutating func key(_ name: String) {
         member()
         string(name)
-        bytes.append(contentsOf: pretty ? " : ".utf8 : ":".utf8)
+        append(pretty ? " : " : ":")
     }
 
     private mutating func open(_ bracket: UInt8) {
@@ -138,13 +138,27 @@ struct PlanJSONWriter {
     }
 
     private mutating func indent() {
-        for _ in 0..<depth { bytes.append(contentsOf: "  ".utf8) }
+        var width = 2 * depth
+        while width > 0 {
+            let run = min(width, Self.spaces.count)
+            bytes.append(contentsOf: Self.spaces[..<run])
+            width -= run
+        }
+    }
+
+    private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
+
+    /// A literal's bytes, copied at once: appending a `String`'s `utf8` view goes byte by byte
+    /// through the string's storage, and the punctuation and indents of a first plan are most
+    /// of its 477 MB.
+    private mutating func append(_ literal: StaticString) {
+        literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     // MARK: Scalars
 
-    mutating func null() { bytes.append(contentsOf: "null".utf8) }
-    mutating func bool(_ value: Bool) { bytes.append(contentsOf: value ? "true".utf8 : "false".utf8) }
+    mutating func null() { append("null") }
+    mutating func bool(_ value: Bool) { append(value ? "true" : "false") }
     mutating func int(_ value: Int) { bytes.append(contentsOf: String(value).utf8) }
 
     mutating func string(_ text: String) {
