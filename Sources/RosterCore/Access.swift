@@ -218,7 +218,8 @@ public struct AccessResolver: Sendable {
         var customersOwned: [String: [String]] = [:]
         var accountsOwned: [String: [String]] = [:]
         var accountsOf: [String: [String]] = [:]
-        var memberships: [String: [MembershipState]] = [:]
+        /// The users' memberships, each user's sorted by key.
+        var memberships: UserParts<[MembershipState]>
         /// Each role's `module:action` list, made once rather than per membership.
         var roleGrants: [String: [String]] = [:]
 
@@ -232,13 +233,18 @@ public struct AccessResolver: Sendable {
                 if users.contains(account.owner) { accountsOwned[account.owner, default: []].append(account.id) }
                 accountsOf[account.customer, default: []].append(account.id)
             }
-            for membership in state.memberships.values where users.contains(membership.key.user) {
-                memberships[membership.key.user, default: []].append(membership)
-            }
             for key in customersOwned.keys { customersOwned[key]?.sort() }
             for key in accountsOwned.keys { accountsOwned[key]?.sort() }
             for key in accountsOf.keys { accountsOf[key]?.sort() }
-            for key in memberships.keys { memberships[key]?.sort { $0.key < $1.key } }
+            memberships = UserParts(items: state.memberships.count) { includes in
+                var found: [String: [MembershipState]] = [:]
+                for membership in state.memberships.values
+                where includes(membership.key.user) && users.contains(membership.key.user) {
+                    found[membership.key.user, default: []].append(membership)
+                }
+                for key in found.keys { found[key]?.sort { $0.key < $1.key } }
+                return found
+            }
         }
     }
 }

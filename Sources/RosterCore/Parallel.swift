@@ -106,3 +106,27 @@ public enum Parallel {
         }
     }
 }
+
+/// Values by user key, made on every core: each part holds the users whose key's hash picks it,
+/// so the parts are made at the same time from the same input, and a lookup reads one part.
+///
+/// The access delta's memberships by user and the invitations' grants by user, half a second
+/// each on one core for a first plan of 100,000 users.
+struct UserParts<Value: Sendable>: Sendable {
+    private let parts: [[String: Value]]
+
+    /// `make(includes)` makes one part from the users for whom `includes` is true; `items`, how
+    /// many it looks at, chooses how many parts (one per core, one for a few items).
+    init(items: Int, _ make: @Sendable (_ includes: (String) -> Bool) -> [String: Value]) {
+        let count = max(1, min(items / 1024 + 1, ProcessInfo.processInfo.activeProcessorCount))
+        parts = Parallel.map(count) { part in make { Self.part(of: $0, in: count) == part } }
+    }
+
+    subscript(user: String) -> Value? {
+        parts[Self.part(of: user, in: parts.count)][user]
+    }
+
+    private static func part(of user: String, in count: Int) -> Int {
+        count == 1 ? 0 : Int(UInt(bitPattern: user.hashValue) % UInt(count))
+    }
+}

@@ -145,21 +145,24 @@ extension PlanWork {
     }
 
     /// What each user owns or is a member of in the files, built on first use.
-    private mutating func grantsIndex() -> [String: [ScopeRef: [String]]] {
-        if grantsByUser == nil {
+    private mutating func grantsIndex() -> UserParts<[ScopeRef: [String]]> {
+        if let grantsByUser { return grantsByUser }
+        let want = want
+        let index = UserParts(items: want.memberships.count) { includes in
             var index: [String: [ScopeRef: [String]]] = [:]
-            for customer in want.customers.values where customer.active {
+            for customer in want.customers.values where customer.active && includes(customer.owner) {
                 index[customer.owner, default: [:]][ScopeRef(.customer, customer.id)] = ["owner"]
             }
-            for account in want.accounts.values where account.active {
+            for account in want.accounts.values where account.active && includes(account.owner) {
                 index[account.owner, default: [:]][ScopeRef(.account, account.id)] = ["owner"]
             }
-            for membership in want.memberships.values {
+            for membership in want.memberships.values where includes(membership.key.user) {
                 index[membership.key.user, default: [:]][membership.key.scope, default: []].append(contentsOf: membership.roles)
             }
-            grantsByUser = index
+            return index
         }
-        return grantsByUser ?? [:]
+        grantsByUser = index
+        return index
     }
 
     private static func invitationPlan(for key: String, replaces: String?, grants: [ScopeRef: [String]],

@@ -45,7 +45,7 @@ struct PlanWork: Sendable {
     var affectedUsers: Set<String> = []
     var warnings: [String] = []
     /// What each user owns or is a member of in the files; built on first use (invitations).
-    var grantsByUser: [String: [ScopeRef: [String]]]?
+    var grantsByUser: UserParts<[ScopeRef: [String]]>?
     /// Members of each scope in the store or the files; built on first use (scope changes).
     var membersByScope: [ScopeRef: [String]]?
     /// Where the files declare things; built on first use (a change or an access delta).

@@ -37,6 +37,20 @@ final class ParallelTests: XCTestCase {
         let tagged = [[Tagged(key: 1, run: 0), Tagged(key: 2, run: 0)], [Tagged(key: 1, run: 1)], [Tagged(key: 1, run: 2)]]
         XCTAssertEqual(Parallel.merge(sorted: tagged).map(\.run), [0, 1, 2, 0])
     }
+
+    /// Values made in parts, one per core, are each found under their user, whichever part the
+    /// user's hash picked; a user no part holds has none.
+    func testUserPartsFindEveryUsersValues() {
+        let pairs = (0..<5_000).map { (user: "user\($0 % 1_700)@example.com", value: $0) }
+        let expected = Dictionary(grouping: pairs, by: \.user).mapValues { $0.map(\.value) }
+        for items in [1, pairs.count] {
+            let parts = UserParts<[Int]>(items: items) { includes in
+                Dictionary(grouping: pairs.filter { includes($0.user) }, by: \.user).mapValues { $0.map(\.value) }
+            }
+            for (user, values) in expected { XCTAssertEqual(parts[user], values, "\(user), \(items) items") }
+            XCTAssertNil(parts["nobody@example.com"])
+        }
+    }
 }
 
 /// Ordered by `key` alone, so which run an element came from shows whether ties kept their order.
