@@ -100,6 +100,7 @@ extension PlanWork {
             guard let old = stored.users[key], old.status != .inactive else { continue }
             deactivate(old, reason: Change.removedFromFiles, source: nil)
         }
+        grantsByUser = nil  // only invitations need it, and they are all planned
     }
 
     /// True when `planUsers` has nothing to do for a declared user that is stored: the same

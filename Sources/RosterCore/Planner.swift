@@ -102,8 +102,11 @@ struct PlanWork: Sendable {
     /// Who gains and loses which permissions; none when no user is affected.
     mutating func accessDelta() -> [AccessChange] {
         guard !affectedUsers.isEmpty else { return [] }
-        return AccessResolver(catalogue: planner.config.permissions)
+        let delta = AccessResolver(catalogue: planner.config.permissions)
             .delta(before: stored, after: want, users: affectedUsers, sources: sources())
+        // Its index was made and let go of on other threads (see `planMemberships`).
+        Memory.returnFreedMemory()
+        return delta
     }
 
     func drifted(_ key: String) -> Bool {
