@@ -124,18 +124,17 @@ extension Plan: Codable {
     }
 }
 
-/// Hands chunks to `write` on a thread of its own, in order, while the caller makes the next
+/// Hands chunks to `sink` on a thread of its own, in order, while the caller makes the next
 /// ones: a first plan's 477 MB of JSON spend about 1.3 s in the kernel's copy into the output
-/// file, which then runs beside the rendering instead of after each mebibyte of it. At most
-/// `ahead` chunks wait, so memory stays a few mebibytes.
+/// file, which then runs beside the rendering instead of after each mebibyte of it. At most two
+/// chunks wait, so memory stays a few mebibytes.
 private final class WriteBehind: @unchecked Sendable {
-    // `write` runs only on `queue`, one chunk at a time; `finish` waits for the last one.
+    // `sink` runs only on `queue`, one chunk at a time; `finish` waits for the last one.
     private let queue = DispatchQueue(label: "roster.plan-write")
-    private let slots: DispatchSemaphore
+    private let slots = DispatchSemaphore(value: 2)
     private let sink: ([UInt8]) -> Void
 
-    init(ahead: Int = 2, _ sink: @escaping ([UInt8]) -> Void) {
-        slots = DispatchSemaphore(value: ahead)
+    init(_ sink: @escaping ([UInt8]) -> Void) {
         self.sink = sink
     }
 
