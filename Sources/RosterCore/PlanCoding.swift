@@ -102,13 +102,13 @@ extension Plan: Codable {
 
     /// The bytes of `jsonData()`, handed to `write` about a mebibyte at a time (each chunk whole
     /// UTF-8), so that a plan of hundreds of thousands of changes is never whole in memory.
+    /// `write` is called on another thread, one chunk after another, while the next chunks are
+    /// made; it has had every chunk when this returns.
     public func writeJSON(chunkSize: Int = 1 << 20, _ write: @escaping ([UInt8]) -> Void) {
         writeJSON(chunkSize: chunkSize, window: PlanJSONWriter.parallelWindow, write)
     }
 
     /// `writeJSON`, with `window` changes or access rows written at a time on every core.
-    /// `write` is called on another thread, one chunk after another, while the next chunks are
-    /// written; it has had every chunk when this returns.
     func writeJSON(chunkSize: Int, window: Int, _ write: @escaping ([UInt8]) -> Void) {
         let behind = WriteBehind(write)
         var writer = PlanJSONWriter(chunkSize: chunkSize, sink: behind.write)
