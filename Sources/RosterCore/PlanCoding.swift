@@ -127,7 +127,7 @@ extension Plan: Codable {
 /// Hands chunks to `sink` on a thread of its own, in order, while the caller makes the next
 /// ones: a first plan's 477 MB of JSON spend about 1.3 s in the kernel's copy into the output
 /// file, which then runs beside the rendering instead of after each mebibyte of it. At most two
-/// chunks wait, so memory stays a few mebibytes.
+/// chunks are queued or being written, so memory stays a few mebibytes.
 private final class WriteBehind: @unchecked Sendable {
     // `sink` runs only on `queue`, one chunk at a time; `finish` waits for the last one.
     private let queue = DispatchQueue(label: "roster.plan-write")

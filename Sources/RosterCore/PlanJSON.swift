@@ -138,19 +138,12 @@ struct PlanJSONWriter {
     }
 
     private mutating func indent() {
-        var width = 2 * depth
-        while width > 0 {
-            let run = min(width, Self.spaces.count)
-            bytes.append(contentsOf: Self.spaces[..<run])
-            width -= run
-        }
+        bytes.append(contentsOf: repeatElement(UInt8(ascii: " "), count: 2 * depth))
     }
 
-    private static let spaces = [UInt8](repeating: UInt8(ascii: " "), count: 64)
-
-    /// A literal's bytes, copied at once: appending a `String`'s `utf8` view goes byte by byte
-    /// through the string's storage, and the punctuation and indents of a first plan are most
-    /// of its 477 MB.
+    /// A literal's bytes, copied from static storage: appending a `String`'s `utf8` view costs
+    /// a look at the string's representation each time, and a first plan appends punctuation
+    /// tens of millions of times.
     private mutating func append(_ literal: StaticString) {
         literal.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }

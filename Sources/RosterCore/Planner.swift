@@ -44,7 +44,8 @@ struct PlanWork: Sendable {
     var phases: [Phase: [Change]] = [:]
     var affectedUsers: Set<String> = []
     var warnings: [String] = []
-    /// What each user owns or is a member of in the files; built on first use (invitations).
+    /// What each user owns or is a member of in the files; built on first use (invitations),
+    /// dropped after the users' step.
     var grantsByUser: UserParts<[ScopeRef: [String]]>?
     /// Members of each scope in the store or the files; built on first use (scope changes).
     var membersByScope: [ScopeRef: [String]]?
@@ -104,7 +105,8 @@ struct PlanWork: Sendable {
         guard !affectedUsers.isEmpty else { return [] }
         let delta = AccessResolver(catalogue: planner.config.permissions)
             .delta(before: stored, after: want, users: affectedUsers, sources: sources())
-        // Its index was made and let go of on other threads (see `planMemberships`).
+        // Its index was made on other threads: freed, it goes back to their allocator arenas
+        // (see `planMemberships`).
         Memory.returnFreedMemory()
         return delta
     }
