@@ -236,8 +236,7 @@ public struct AccessResolver: Sendable {
             for key in customersOwned.keys { customersOwned[key]?.sort() }
             for key in accountsOwned.keys { accountsOwned[key]?.sort() }
             for key in accountsOf.keys { accountsOf[key]?.sort() }
-            // One part for one user (`roster access`, a server's lookup): others would find nothing.
-            memberships = UserParts(items: users.count == 1 ? 0 : state.memberships.count) { includes in
+            memberships = UserParts(users: users.count) { includes in
                 var found: [String: [MembershipState]] = [:]
                 for membership in state.memberships.values
                 where includes(membership.key.user) && users.contains(membership.key.user) {

@@ -115,10 +115,11 @@ public enum Parallel {
 struct UserParts<Value: Sendable>: Sendable {
     private let parts: [[String: Value]]
 
-    /// `make(includes)` makes one part from the users for whom `includes` is true; `items`, how
-    /// many it looks at, chooses how many parts (one per core, one for a few items).
-    init(items: Int, _ make: @Sendable (_ includes: (String) -> Bool) -> [String: Value]) {
-        let count = max(1, min(items / 1024 + 1, ProcessInfo.processInfo.activeProcessorCount))
+    /// `make(includes)` makes one part from the users for whom `includes` is true. Every part
+    /// reads the whole input, so `users`, how many users the parts can hold at most, chooses how
+    /// many: one per core, one for fewer than 1,024 users (one user's access, a small change).
+    init(users: Int, _ make: @Sendable (_ includes: (String) -> Bool) -> [String: Value]) {
+        let count = max(1, min(users / 1024 + 1, ProcessInfo.processInfo.activeProcessorCount))
         parts = Parallel.map(count) { part in make { Self.part(of: $0, in: count) == part } }
     }
 

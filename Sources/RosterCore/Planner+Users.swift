@@ -149,7 +149,7 @@ extension PlanWork {
     private mutating func grantsIndex() -> UserParts<[ScopeRef: [String]]> {
         if let grantsByUser { return grantsByUser }
         let want = want
-        let index = UserParts(items: want.memberships.count) { includes in
+        let index = UserParts(users: want.users.count) { includes in
             var index: [String: [ScopeRef: [String]]] = [:]
             for customer in want.customers.values where customer.active && includes(customer.owner) {
                 index[customer.owner, default: [:]][ScopeRef(.customer, customer.id)] = ["owner"]

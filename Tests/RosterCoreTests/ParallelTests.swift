@@ -43,11 +43,11 @@ final class ParallelTests: XCTestCase {
     func testUserPartsFindEveryUsersValues() {
         let pairs = (0..<5_000).map { (user: "user\($0 % 1_700)@example.com", value: $0) }
         let expected = Dictionary(grouping: pairs, by: \.user).mapValues { $0.map(\.value) }
-        for items in [1, pairs.count] {
-            let parts = UserParts<[Int]>(items: items) { includes in
+        for users in [1, expected.count] {
+            let parts = UserParts<[Int]>(users: users) { includes in
                 Dictionary(grouping: pairs.filter { includes($0.user) }, by: \.user).mapValues { $0.map(\.value) }
             }
-            for (user, values) in expected { XCTAssertEqual(parts[user], values, "\(user), \(items) items") }
+            for (user, values) in expected { XCTAssertEqual(parts[user], values, "\(user), parts for \(users) users") }
             XCTAssertNil(parts["nobody@example.com"])
         }
     }
