@@ -18,15 +18,33 @@ struct PlanGroup {
     /// The directory first, then customers by id, each before its accounts by id; inside a
     /// group by risk, then in plan order.
     static func groups(of plan: Plan) -> [PlanGroup] {
-        var members: [[String]: [Int]] = [:]
+        var members: [Key: [Int]] = [:]
         for (index, change) in plan.changes.enumerated() {
-            let key = change.customer.map { [$0] + (change.account.map { [$0] } ?? []) } ?? []
-            members[key, default: []].append(index)
+            members[Key(customer: change.customer, account: change.customer == nil ? nil : change.account),
+                    default: []].append(index)
         }
-        return members.keys.sorted { $0.lexicographicallyPrecedes($1) }.map { key in
+        return members.keys.sorted().map { key in
             let indices = (members[key] ?? []).sorted { (plan.changes[$0].risk, $0) < (plan.changes[$1].risk, $1) }
-            return PlanGroup(customer: key.first, account: key.count > 1 ? key[1] : nil,
-                             changes: indices.map { plan.changes[$0] })
+            return PlanGroup(customer: key.customer, account: key.account, changes: indices.map { plan.changes[$0] })
+        }
+    }
+
+    /// A group's customer and account: the directory (no customer) first, then customers by id,
+    /// each (no account) before its accounts by id.
+    private struct Key: Hashable, Comparable {
+        var customer: String?
+        var account: String?
+
+        static func < (a: Key, b: Key) -> Bool {
+            if a.customer != b.customer { return precedes(a.customer, b.customer) }
+            return precedes(a.account, b.account)
+        }
+
+        /// Nil first, then by the text.
+        private static func precedes(_ a: String?, _ b: String?) -> Bool {
+            guard let b else { return false }
+            guard let a else { return true }
+            return a < b
         }
     }
 }
