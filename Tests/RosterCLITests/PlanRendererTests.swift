@@ -32,6 +32,27 @@ final class PlanRendererTests: XCTestCase {
         XCTAssertEqual(stripped, plain)
     }
 
+    /// The change lines are rendered a window at a time in parts on every core; where the windows
+    /// and parts begin and end (in the middle of a group too) changes nothing.
+    func testTextIsTheSameWhateverTheWindowOfLines() {
+        for plan in [PlanSamples.mixed, PlanSamples.huge] {
+            let whole = TextPlanRenderer(color: true, linesPerWindow: 1_000_000).render(plan)
+            for window in [1, 2, 3, 7, 4_096] {
+                // Compared line by line: the whole text of the large plan is a megabyte.
+                let lines = TextPlanRenderer(color: true, linesPerWindow: window).render(plan).split(separator: "\n")
+                let expected = whole.split(separator: "\n")
+                let first = zip(lines, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
+                XCTAssertTrue(first == nil && lines.count == expected.count,
+                              "\(plan.changes.count) changes, windows of \(window): line \(first.map { $0 + 1 } ?? 0) "
+                                + "is \(first.map { String(lines[$0]) } ?? "-"), not \(first.map { String(expected[$0]) } ?? "-")")
+            }
+        }
+        let text = TextPlanRenderer(color: false, linesPerWindow: 7).render(PlanSamples.huge)
+        XCTAssertEqual(text.components(separatedBy: "\nCustomer bulk\n").count, 2)
+        XCTAssertEqual(text.components(separatedBy: "\n  Account bulk-07\n").count, 2)
+        XCTAssertTrue(text.hasPrefix("Directory\n  + invite user user0001@bulk.example"), String(text.prefix(200)))
+    }
+
     func testTextEndsWithTheSummaryLine() {
         let lines = TextPlanRenderer(color: true).render(PlanSamples.mixed).split(separator: "\n")
         XCTAssertEqual(lines.last.map(String.init), PlanSamples.mixed.summary.line)
