@@ -8,7 +8,9 @@ struct PlanGroup {
     /// Nil for the directory group: roles, users and invitations.
     var customer: String?
     var account: String?
-    var changes: [Change]
+    /// The group's changes, as indices into the plan's (a first plan has 440,000 changes: the
+    /// groups do not copy them).
+    var indices: [Int]
 
     var title: String {
         guard let customer = customer.map(PlanText.visible) else { return "directory" }
@@ -25,7 +27,7 @@ struct PlanGroup {
         }
         return members.keys.sorted().map { key in
             let indices = (members[key] ?? []).sorted { (plan.changes[$0].risk, $0) < (plan.changes[$1].risk, $1) }
-            return PlanGroup(customer: key.customer, account: key.account, changes: indices.map { plan.changes[$0] })
+            return PlanGroup(customer: key.customer, account: key.account, indices: indices)
         }
     }
 

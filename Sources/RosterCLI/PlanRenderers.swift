@@ -81,7 +81,7 @@ struct TextPlanRenderer: PlanRenderer {
             section(plan.warnings.map { "\(paint("warning:", .change)) \(PlanText.visible($0))\n" }.joined())
         }
         let groups = PlanGroup.groups(of: plan)
-        renderChanges(of: groups, afterSections: started, emit)
+        renderChanges(plan.changes, in: groups, afterSections: started, emit)
         started = started || !groups.isEmpty
         if !plan.accessDelta.isEmpty {
             section(access(plan.accessDelta))
@@ -89,30 +89,31 @@ struct TextPlanRenderer: PlanRenderer {
         section(plan.summary.line + "\n")
     }
 
-    /// Hands `emit` the groups' headings and change lines in order, rendered a window of lines
-    /// at a time in parts on every core (a first plan has 440,000 lines, 100,000 of them in the
-    /// directory's group). A group's heading needs only the group before it, so any part can
-    /// render its own; `afterSections` says whether a section came before the first group.
-    private func renderChanges(of groups: [PlanGroup], afterSections: Bool, _ emit: (String) -> Void) {
-        var window: [(group: Int, change: Int)] = []
-        window.reserveCapacity(min(linesPerWindow, groups.reduce(0) { $0 + $1.changes.count }))
+    /// Hands `emit` the groups' headings and the lines of their `changes` in order, rendered a
+    /// window of lines at a time in parts on every core (a first plan has 440,000 lines, 100,000
+    /// of them in the directory's group). A group's heading needs only the group before it, so
+    /// any part can render its own; `afterSections` says whether a section came before the first.
+    private func renderChanges(_ changes: [Change], in groups: [PlanGroup], afterSections: Bool,
+                               _ emit: (String) -> Void) {
+        var window: [(group: Int, position: Int)] = []
+        window.reserveCapacity(min(linesPerWindow, changes.count))
         func flush() {
             let lines = window
             let parts = Parallel.split(lines.count, into: Parallel.parts(for: lines.count))
             Parallel.map(parts.count) { part in
                 var text = ""
-                for (group, change) in lines[parts[part]] {
-                    if change == 0 { text += heading(of: groups, at: group, afterSections: afterSections) }
+                for (group, position) in lines[parts[part]] {
+                    if position == 0 { text += heading(of: groups, at: group, afterSections: afterSections) }
                     text += (groups[group].account == nil ? "  " : "    ")
-                        + ChangeLine(groups[group].changes[change]).text(paint) + "\n"
+                        + ChangeLine(changes[groups[group].indices[position]]).text(paint) + "\n"
                 }
                 return text
             }.forEach(emit)
             window.removeAll(keepingCapacity: true)
         }
         for (index, group) in groups.enumerated() {
-            for change in group.changes.indices {
-                window.append((index, change))
+            for position in group.indices.indices {
+                window.append((index, position))
                 if window.count == linesPerWindow { flush() }
             }
         }
@@ -181,7 +182,9 @@ struct MarkdownPlanRenderer: PlanRenderer {
         let rails = self.rails(plan.blockedRails)
         // Each change as its diff line, made once for every level of detail.
         let lines = PlanGroup.groups(of: plan).flatMap { group in
-            group.changes.map { (group: group, change: $0, text: ChangeLine($0).text { text, _ in text }) }
+            group.indices.map { index in
+                (group: group, change: plan.changes[index], text: ChangeLine(plan.changes[index]).text { text, _ in text })
+            }
         }
         let risky = FoldableList(
             title: "#### High-risk changes\n\n", tableHead: "", what: "high-risk change",
