@@ -112,7 +112,7 @@ struct TextPlanRenderer: PlanRenderer {
             window.removeAll(keepingCapacity: true)
         }
         for (index, group) in groups.enumerated() {
-            for position in group.indices.indices {
+            for position in 0..<group.indices.count {
                 window.append((index, position))
                 if window.count == linesPerWindow { flush() }
             }
