@@ -95,29 +95,16 @@ struct TextPlanRenderer: PlanRenderer {
     /// any part can render its own; `afterSections` says whether a section came before the first.
     private func renderChanges(_ changes: [Change], in groups: [PlanGroup], afterSections: Bool,
                                _ emit: (String) -> Void) {
-        var window: [(group: Int, position: Int)] = []
-        window.reserveCapacity(min(linesPerWindow, changes.count))
-        func flush() {
-            let lines = window
-            let parts = Parallel.split(lines.count, into: Parallel.parts(for: lines.count))
-            Parallel.map(parts.count) { part in
-                var text = ""
-                for (group, position) in lines[parts[part]] {
-                    if position == 0 { text += heading(of: groups, at: group, afterSections: afterSections) }
-                    text += (groups[group].account == nil ? "  " : "    ")
-                        + ChangeLine(changes[groups[group].indices[position]]).text(paint) + "\n"
-                }
-                return text
-            }.forEach(emit)
-            window.removeAll(keepingCapacity: true)
-        }
-        for (index, group) in groups.enumerated() {
-            for position in 0..<group.indices.count {
-                window.append((index, position))
-                if window.count == linesPerWindow { flush() }
+        let lines = groups.indices.flatMap { group in (0..<groups[group].indices.count).map { (group, $0) } }
+        Parallel.windows(lines, of: linesPerWindow) { part in
+            var text = ""
+            for (group, position) in part {
+                if position == 0 { text += heading(of: groups, at: group, afterSections: afterSections) }
+                text += (groups[group].account == nil ? "  " : "    ")
+                    + ChangeLine(changes[groups[group].indices[position]]).text(paint) + "\n"
             }
-        }
-        flush()
+            return text
+        } _: { emit($0) }
     }
 
     /// The lines before the changes of `groups[index]`: a blank line before each customer (and

@@ -28,6 +28,20 @@ public enum Parallel {
         return map(parts.count) { parts[$0].map(transform) }.joinedExactly()
     }
 
+    /// `transform` of the parts of `items`, `window` items at a time, the parts of each window
+    /// transformed at the same time; `body` gets the results in the items' order, so at most a
+    /// window's results are held at once (a first plan's lines and JSON). A part is a slice of
+    /// `items`, with its indices.
+    public static func windows<T: Sendable, U: Sendable>(_ items: [T], of window: Int,
+                                                         _ transform: @Sendable (ArraySlice<T>) -> U,
+                                                         _ body: (U) -> Void) {
+        for start in stride(from: 0, to: items.count, by: window) {
+            let slice = items[start..<min(items.count, start + window)]
+            let parts = split(slice, into: parts(for: slice.count))
+            map(parts.count) { transform(parts[$0]) }.forEach(body)
+        }
+    }
+
     /// Sorted runs merged into one sorted array, the pairs of each round merged at the same time
     /// (a run's elements come before equal ones of the runs after it). With runs sorted on every
     /// core this halves a large sort: sorting the 300,000 memberships of a first plan on one core

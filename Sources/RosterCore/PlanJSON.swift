@@ -74,21 +74,16 @@ struct PlanJSONWriter {
         guard items.count > window else { return array(items, element) }
         open(UInt8(ascii: "["))
         let depth = depth
-        for start in stride(from: 0, to: items.count, by: window) {
-            let slice = items[start..<min(items.count, start + window)]
-            let parts = Parallel.split(slice, into: Parallel.parts(for: slice.count))
-            let pieces = Parallel.map(parts.count) { part in
-                var writer = PlanJSONWriter(fragmentAt: depth, afterFirst: parts[part].startIndex > 0)
-                for item in parts[part] {
-                    writer.member()
-                    element(&writer, item)
-                }
-                return writer.bytes
+        Parallel.windows(items, of: window) { part in
+            var writer = PlanJSONWriter(fragmentAt: depth, afterFirst: part.startIndex > 0)
+            for item in part {
+                writer.member()
+                element(&writer, item)
             }
-            for piece in pieces {
-                if bytes.count >= chunkSize { flush() }
-                bytes += piece
-            }
+            return writer.bytes
+        } _: { piece in
+            if bytes.count >= chunkSize { flush() }
+            bytes += piece
         }
         hasMember[hasMember.count - 1] = true
         close(UInt8(ascii: "]"))
