@@ -157,15 +157,45 @@ private func describe(_ report: DeliveryReport, environment: Environment, after 
                                      + "by 'roster deliver'\n")
         }
     }
-    for failure in report.failures {
-        if let next = failure.nextAttempt {
-            environment.stderr.write("warning: delivery failed for \(failure.recipient): \(failure.reason); "
-                                     + "'roster deliver' retries from \(Timestamp.string(next))\n")
+    // A line for each failure, up to `failuresShownPerReason` of one reason; then one line for the
+    // rest of each such reason, after the others (one cause, such as an outbox path that is a
+    // file, would otherwise print a line for every invitation: 100,000 of a first apply).
+    func fail(_ who: String, _ reason: String, retry: Date?) {
+        if let retry {
+            environment.stderr.write("warning: delivery failed for \(who): \(reason); "
+                                     + "'roster deliver' retries from \(Timestamp.string(retry))\n")
         } else {
-            environment.stderr.write("error: delivery failed for good for \(failure.recipient): \(failure.reason); "
+            environment.stderr.write("error: delivery failed for good for \(who): \(reason); "
                                      + "'roster deliver --retry-failed' tries again\n")
         }
     }
+    var failures: [FailureKind: (count: Int, firstRetry: Date?)] = [:]
+    var summed: [FailureKind] = []
+    for failure in report.failures {
+        let kind = FailureKind(reason: failure.reason, givenUp: failure.nextAttempt == nil)
+        let count = failures[kind]?.count ?? 0
+        if count < failuresShownPerReason {
+            fail(failure.recipient, failure.reason, retry: failure.nextAttempt)
+        } else if count == failuresShownPerReason {
+            summed.append(kind)
+        }
+        let firstRetry = count < failuresShownPerReason ? nil
+            : [failures[kind]?.firstRetry, failure.nextAttempt].compactMap { $0 }.min()
+        failures[kind] = (count + 1, firstRetry)
+    }
+    for kind in summed {
+        guard let (count, firstRetry) = failures[kind] else { continue }
+        fail(plural(count - failuresShownPerReason, "more invitation"), kind.reason, retry: firstRetry)
+    }
+}
+
+/// The failures of one reason printed one by one, before a line counts the rest of them.
+let failuresShownPerReason = 10
+
+/// Failures that share a line once there are many of them.
+private struct FailureKind: Hashable {
+    var reason: String
+    var givenUp: Bool
 }
 
 /// `roster deliver --format json`.

@@ -192,6 +192,25 @@ final class InvitationTests: XCTestCase {
         XCTAssertEqual(mode, 0o700)
     }
 
+    func testManyFailuresOfOneReasonShareALine() throws {
+        let ws = try BigApply.workspace()
+        try ws.write(".roster/outbox", "not a folder")
+        let apply = ws.run(["apply", "--auto-approve"])
+        XCTAssertEqual(apply.status, 0, apply.stderr)
+        let reason = "\(ws.root)/.roster/outbox is not a folder; remove it or set invitations.delivery.path"
+        let lines = apply.stderr.split(separator: "\n").filter { $0.hasPrefix("warning: delivery failed for ") }
+        XCTAssertEqual(lines.count, 11, apply.stderr)
+        let named = lines.prefix(10).map { $0.dropFirst("warning: delivery failed for ".count).prefix { $0 != ":" } }
+        XCTAssertEqual(Set(named).count, 10, "ten recipients by name: \(named)")
+        XCTAssertTrue(named.allSatisfy { $0.hasSuffix("@crash.example") }, "\(named)")
+        let rest = try XCTUnwrap(lines.last)
+        XCTAssertTrue(rest.hasPrefix("warning: delivery failed for 790 more invitations: \(reason); 'roster deliver' retries from "),
+                      String(rest))
+        XCTAssertTrue(lines.allSatisfy { $0.contains(": \(reason); ") }, apply.stderr)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 1"), BigApply.users,
+                       "every message waits in the outbox, whether its failure had a line or not")
+    }
+
     func testFailedDeliveryIsKeptAndRetriedByDeliver() throws {
         let ws = try Workspace()
         // The outbox folder's path is taken by a file: every delivery fails.
