@@ -190,7 +190,7 @@ private func describe(_ report: DeliveryReport, environment: Environment, after 
 }
 
 /// The failures of one reason printed one by one, before a line counts the rest of them.
-let failuresShownPerReason = 10
+private let failuresShownPerReason = 10
 
 /// Failures that share a line once there are many of them.
 private struct FailureKind: Hashable {
