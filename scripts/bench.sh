@@ -227,7 +227,7 @@ if [[ -n "$ROSTER" && "${SKIP_PLAN:-0}" != 1 ]]; then
     KEPT="$OUT/store-$SCALE.before-1pc"
     # back_to_first_apply: the store as the first apply left it (SQLite's file, with its WAL if any),
     # written out before the run: otherwise the apply's commit waits for the kernel to write back
-    # the copy's 477 MB (1.7-2.7 s of "apply minus plan" on 2026-12-04 was that, not roster).
+    # the copy's 477 MB (its transaction 0.76-0.98 s instead of 0.34-0.42 s on 2026-12-04).
     back_to_first_apply() {
         rm -f "$STORE" "$STORE-wal" "$STORE-shm"
         cp "$KEPT"/* "$(dirname "$STORE")/"

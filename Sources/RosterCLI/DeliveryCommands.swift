@@ -174,13 +174,13 @@ private func describe(_ report: DeliveryReport, environment: Environment, after 
     for failure in report.failures {
         let kind = FailureKind(reason: failure.reason, givenUp: failure.nextAttempt == nil)
         let count = failures[kind]?.count ?? 0
+        var firstRetry: Date?  // of the failures the last line counts
         if count < failuresShownPerReason {
             fail(failure.recipient, failure.reason, retry: failure.nextAttempt)
-        } else if count == failuresShownPerReason {
-            summed.append(kind)
+        } else {
+            if count == failuresShownPerReason { summed.append(kind) }
+            firstRetry = [failures[kind]?.firstRetry, failure.nextAttempt].compactMap { $0 }.min()
         }
-        let firstRetry = count < failuresShownPerReason ? nil
-            : [failures[kind]?.firstRetry, failure.nextAttempt].compactMap { $0 }.min()
         failures[kind] = (count + 1, firstRetry)
     }
     for kind in summed {

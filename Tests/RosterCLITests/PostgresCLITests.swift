@@ -69,7 +69,7 @@ final class PostgresCLITests: XCTestCase {
             ended = try ws.int("""
                 SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity
                 WHERE application_name = 'roster' AND backend_xid IS NOT NULL
-                  AND pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0') - \(logStart) >= 500000
+                  AND \(BigApply.postgresLogPosition) - \(logStart) >= 500000
                 """)
             if ended == 0 { usleep(2_000) }
         }

@@ -58,11 +58,14 @@ enum BigApply {
         return killed
     }
 
+    /// PostgreSQL's WAL position in bytes, as SQL (for statements that compare with `logPosition`).
+    static let postgresLogPosition = "pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')"
+
     /// How far the store's write-ahead log reaches, in bytes: the size of SQLite's `-wal` file, or
     /// PostgreSQL's WAL position. Both move while a transaction writes, before it commits.
     static func logPosition(_ ws: Workspace) -> Int {
         if ws.isPostgres {
-            return (try? ws.int("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint")) ?? 0
+            return (try? ws.int("SELECT \(postgresLogPosition)::bigint")) ?? 0
         }
         return (try? FileManager.default.attributesOfItem(atPath: ws.statePath + "-wal"))?[.size] as? Int ?? 0
     }
