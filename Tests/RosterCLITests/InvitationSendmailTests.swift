@@ -172,6 +172,46 @@ final class InvitationSendmailTests: XCTestCase {
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE token IS NOT NULL"), 0)
     }
 
+    /// One run's outcomes are recorded together (SPEC §6.2): each message keeps its own status,
+    /// error and schedule, however they are written.
+    func testEachMessageOfARunKeepsItsOwnOutcome() throws {
+        let folder = try TemporaryFolder()
+        // Delivered, temporary (two codes) and permanent failures, each reason naming its recipient.
+        let fake = try folder.script("sendmail", """
+            mail=$(cat)
+            to=$(printf '%s\\n' "$mail" | grep -m1 '^To:' | tr -d '\\r')
+            case "$to" in
+                *"<dan@"*) exit 0 ;;
+                *"<alice@"*|*"<erin@"*) echo "451 busy for ${to#*<}" >&2; exit 75 ;;
+                *"<bob@"*) echo "550 no such user ${to#*<}" >&2; exit 67 ;;
+                *) echo "unavailable for ${to#*<}" >&2; exit 69 ;;
+            esac
+            """)
+        let ws = try workspace(command: fake)
+        let apply = apply(ws)
+        XCTAssertTrue(apply.stdout.contains("Delivered 1 invitation.\n"), apply.stdout + apply.stderr)
+        let entries = try ws.outboxEntries()
+        XCTAssertEqual(entries.count, 6)
+        for entry in entries {
+            let recipient = try XCTUnwrap(entry["recipient"] as? String)
+            let (status, error): (String, String?) = switch recipient.prefix { $0 != "@" } {
+            case "dan": ("delivered", nil)
+            case "alice", "erin": ("pending", "'\(fake)' exited with 75: 451 busy for \(recipient)>")
+            case "bob": ("failed", "'\(fake)' exited with 67: 550 no such user \(recipient)>")
+            default: ("pending", "'\(fake)' exited with 69: unavailable for \(recipient)>")
+            }
+            XCTAssertEqual(entry["status"] as? String, status, recipient)
+            XCTAssertEqual(entry["attempts"] as? Int, 1, recipient)
+            XCTAssertEqual(entry["lastError"] as? String, error, recipient)
+            let wait = (entry["nextAttemptAt"] as? String).flatMap(Timestamp.date).map { $0.timeIntervalSince(ws.now) }
+            if status == "pending" {
+                XCTAssertTrue((3...7).contains(wait ?? -1), "\(recipient): the next attempt in \(wait ?? -1) s")
+            } else {
+                XCTAssertNil(wait, recipient)
+            }
+        }
+    }
+
     func testACommandThatHangsIsKilledAtTheTimeoutAndRetried() throws {
         let folder = try TemporaryFolder()
         let fake = try folder.script("sendmail", """

@@ -209,6 +209,9 @@ final class InvitationTests: XCTestCase {
         XCTAssertTrue(lines.allSatisfy { $0.contains(": \(reason); ") }, apply.stderr)
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM outbox WHERE status = 'pending' AND attempts = 1"), BigApply.users,
                        "every message waits in the outbox, whether its failure had a line or not")
+        XCTAssertEqual(try ws.int("""
+            SELECT COUNT(*) FROM outbox WHERE last_error = '\(reason)' AND next_attempt_epoch IS NOT NULL
+            """), BigApply.users, "each with its reason and its next attempt")
     }
 
     func testFailedDeliveryIsKeptAndRetriedByDeliver() throws {
