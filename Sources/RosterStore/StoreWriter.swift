@@ -224,11 +224,7 @@ struct StoreWriter {
             try batches.add(.memberships, [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
                                        membership.expires, Fingerprint.membership(membership), now], db)
         case .revoke:
-            let changed = try run(sql: """
-                UPDATE memberships SET ended_at = ?, end_reason = ?
-                WHERE user_id = ? AND scope_kind = ? AND scope_id = ? AND ended_at IS NULL
-                """, arguments: [now, change.reason ?? Change.removedFromFiles, user, scope.kind.rawValue, scope.id])
-            guard changed == 1 else { throw StoreError.inconsistent(.membershipNotActive(id: change.id)) }
+            batches.endMembership(change.id, [user, scope.kind.rawValue, scope.id, now, change.reason ?? Change.removedFromFiles])
         default:
             batches.updateMembership(change.id, [user, scope.kind.rawValue, scope.id, membership.roles.joined(separator: ","),
                                                  membership.expires, Fingerprint.membership(membership)])

@@ -1,10 +1,11 @@
 import Foundation
 
-/// Writes gathered during an apply: new rows per table, written in multi-row `INSERT … VALUES`
-/// statements, and then the role and expiry changes of active memberships (a 1% change is mostly
-/// these), in `UPDATE … FROM (VALUES …)` statements. Tables are written in the order their
-/// references need (users before the customers they own, invitations before their messages);
-/// rows of one table keep their order.
+/// Writes gathered during an apply: the ends of active memberships first (a new row could clash
+/// with an active one not yet ended, never the other way round), then new rows per table, written
+/// in multi-row `INSERT … VALUES` statements, and then the role and expiry changes of active
+/// memberships (a 1% change is mostly these). The ends and changes go in `UPDATE … FROM (VALUES
+/// …)` statements. Tables are written in the order their references need (users before the
+/// customers they own, invitations before their messages); rows of one table keep their order.
 struct WriteBatches {
     enum Table: Int, CaseIterable {
         case roles, users, customers, accounts, memberships, invitations, outbox, audit
@@ -66,6 +67,8 @@ struct WriteBatches {
     /// Each membership update: its change's id, then user id, scope kind, scope id, roles,
     /// expires, applied.
     private var membershipUpdates: [(id: String, row: SQLArguments)] = []
+    /// Each membership ended: its change's id, then user id, scope kind, scope id, end, reason.
+    private var membershipEnds: [(id: String, row: SQLArguments)] = []
     private var count = 0
 
     /// Gathers one row; its first value is the row's id.
@@ -83,30 +86,40 @@ struct WriteBatches {
         count += 1
     }
 
+    mutating func endMembership(_ changeID: String, _ row: SQLArguments) {
+        membershipEnds.append((changeID, row))
+        count += 1
+    }
+
     var isFull: Bool { count >= Self.limit }
 
     /// Writes every gathered row, table by table.
     mutating func flush(_ db: any SQLSession) throws {
         guard count > 0 else { return }
+        try Self.updateActiveMemberships(membershipEnds, set: "ended_at = v.column4, end_reason = v.column5", db)
+        membershipEnds.removeAll(keepingCapacity: true)
         for table in Table.allCases where !rows[table.rawValue].isEmpty {
             try db.insert(into: table.name, columns: table.columns, rows: rows[table.rawValue], suffix: table.onConflict)
             rows[table.rawValue].removeAll(keepingCapacity: true)
             upserted[table.rawValue].removeAll(keepingCapacity: true)
         }
-        try writeMembershipUpdates(db)
+        try Self.updateActiveMemberships(membershipUpdates, set: "roles = v.column4, expires = v.column5, applied = v.column6", db)
+        membershipUpdates.removeAll(keepingCapacity: true)
         count = 0
     }
 
-    private mutating func writeMembershipUpdates(_ db: any SQLSession) throws {
-        guard !membershipUpdates.isEmpty else { return }
-        let updates = membershipUpdates
-        membershipUpdates.removeAll(keepingCapacity: true)
+    /// Sets `assignments` (of the VALUES columns from `column4` on) on the active membership each
+    /// of `updates` names; an update whose membership is not active fails the apply.
+    private static func updateActiveMemberships(_ updates: [(id: String, row: SQLArguments)], set assignments: String,
+                                                _ db: any SQLSession) throws {
+        guard let width = updates.first?.row.count else { return }
+        let placeholders = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
         for part in statementParts(updates, most: 500) {
             let size = part.count
             // VALUES columns are column1… on both backends.
             let changed = try db.execute("""
-                UPDATE memberships SET roles = v.column4, expires = v.column5, applied = v.column6
-                FROM (VALUES \(Array(repeating: "(?, ?, ?, ?, ?, ?)", count: size).joined(separator: ", "))) AS v
+                UPDATE memberships SET \(assignments)
+                FROM (VALUES \(Array(repeating: placeholders, count: size).joined(separator: ", "))) AS v
                 WHERE memberships.user_id = v.column1 AND memberships.scope_kind = v.column2
                     AND memberships.scope_id = v.column3 AND memberships.ended_at IS NULL
                 """, part.flatMap(\.row))

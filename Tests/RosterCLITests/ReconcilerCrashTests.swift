@@ -48,8 +48,8 @@ enum BigApply {
 
     /// Starts `roster apply --auto-approve` in `ws`, kills it once `until` holds (or after 60 s), and
     /// returns whether it was killed before it finished.
-    static func killApply(in ws: Workspace, until: () -> Bool) throws -> Bool {
-        let process = try startApply(in: ws)
+    static func killApply(in ws: Workspace, arguments: [String]? = nil, until: () -> Bool) throws -> Bool {
+        let process = try arguments.map { try startApply(in: ws, arguments: $0) } ?? startApply(in: ws)
         let deadline = Date().addingTimeInterval(60)
         while process.isRunning && !until() && Date() < deadline { usleep(2_000) }
         let killed = process.isRunning
@@ -143,6 +143,46 @@ final class ReconcilerCrashTests: XCTestCase {
 
     func testApplyKilledLateInItsTransactionLeavesTheOldOrTheNewSerial() throws {
         try assertKilledWhileWriting(after: 1_800_000)
+    }
+
+    /// A second apply that ends 8,000 memberships (`UPDATE … FROM (VALUES …)`, 500 to a statement),
+    /// killed once its transaction has written 1 MB to the log (about 3 MB in all): the store is at
+    /// the old serial or the new one, never between, and the next apply finishes the job.
+    func testApplyKilledWhileEndingMembershipsLeavesTheOldOrTheNewSerial() throws {
+        let ws = try BigApply.workspace()
+        // Each account with 100 of the 800 users: 8,000 memberships.
+        let emails = (0..<BigApply.users).map { String(format: "u%05d@crash.example", $0) }
+        func accounts(members: Int) -> String {
+            (0..<(BigApply.users / 10)).map { account in
+                "---\nkind: Account\nid: acc-\(account)\ncustomer: crash\nmembers:"
+                    + (0..<members).map { "\n  - user: \(emails[(account * 10 + $0) % BigApply.users])\n    roles: [viewer]" }.joined()
+                    + (members == 0 ? " []" : "") + "\n"
+            }.joined()
+        }
+        let customer = "kind: Role\nid: viewer\npermissions: {streams: [read]}\n---\nkind: Customer\nid: crash\nowner: \(emails[0])\n"
+        try ws.write("directory/accounts.yaml", customer + accounts(members: 100))
+        let first = ws.run(["apply", "--auto-approve"])
+        XCTAssertEqual(first.status, 0, first.stderr)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL"), 8000)
+        let audited = try ws.int("SELECT COUNT(*) FROM audit")
+        try ws.write("directory/accounts.yaml", customer + accounts(members: 0))
+        let logStart = BigApply.logPosition(ws)
+        let arguments = ["apply", "--auto-approve", "--allow", "mass-removal", "--actor", "crash-test"]
+        let killed = try BigApply.killApply(in: ws, arguments: arguments) { BigApply.logPosition(ws) - logStart > 1_000_000 }
+        XCTAssertTrue(killed, "the apply committed before writing 1 MB; end more memberships")
+        let serial = try ws.serial()
+        XCTAssertTrue([1, 2].contains(serial), "serial \(serial)")
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL"), serial == 1 ? 8000 : 0)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM audit"), audited + (serial == 1 ? 0 : 8000))
+        let verify = ws.run(["audit", "verify"])
+        XCTAssertEqual(verify.status, 0, verify.stderr)
+        let again = ws.run(arguments)
+        XCTAssertEqual(again.status, 0, "the killed apply left no lock behind: " + again.stderr)
+        XCTAssertEqual(try ws.serial(), 2)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL"), 0)
+        XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM memberships WHERE end_reason IS NOT NULL"), 8000)
+        XCTAssertEqual(lines(try ws.plan()), [])
+        try assertIndexesWhole(ws)
     }
 
     func testApplyKilledWhileDeliveringLosesNoInvitation() throws {

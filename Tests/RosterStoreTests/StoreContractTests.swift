@@ -103,6 +103,33 @@ final class StoreContractTests: XCTestCase {
         XCTAssertEqual(try store.snapshot().store.serial, 0)
     }
 
+    /// Ends and role changes of memberships are gathered and written many to a statement: one
+    /// whose membership is not active still fails the apply, naming its change, and the ones
+    /// before it in the same statement are rolled back.
+    func testChangeOfAMembershipThatIsNotActiveFailsTheApplyNamingIt() throws {
+        func key(_ scope: String) -> MembershipKey { MembershipKey(user: "amy@example.com", scope: ScopeRef(.account, scope)) }
+        func membership(_ scope: String, _ role: String = "viewer") -> EntityValue {
+            .membership(MembershipState(key: key(scope), roles: [role], expires: nil))
+        }
+        let store = try stores.open()
+        _ = try store.apply(try plan(store, [Self.role, Self.invite("amy@example.com")] + ["web", "shop"].map {
+            Change(action: .grant, type: .membership, id: "amy@example.com@account:\($0)", after: membership($0))
+        }), context: context())
+        for action in [ChangeAction.revoke, .changeRoles] {
+            let changes = ["web", "shop", "gone"].map { scope in
+                Change(action: action, type: .membership, id: "amy@example.com@account:\(scope)", before: membership(scope),
+                       after: action == .revoke ? nil : membership(scope, "admin"))
+            }
+            XCTAssertThrowsError(try store.apply(try plan(store, changes), context: context()), "\(action)") { error in
+                XCTAssertEqual(error as? StoreError, .inconsistent(.membershipNotActive(id: "amy@example.com@account:gone")))
+            }
+            XCTAssertEqual(try store.read { db in
+                try db.integer("SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL AND roles = 'viewer'")
+            }, 2, "\(action): both memberships are as they were")
+            XCTAssertEqual(try store.snapshot().store.serial, 1)
+        }
+    }
+
     /// Bulk inserts are sent without waiting (`SQLSession.send`: to the server on PostgreSQL, to
     /// a thread of their own on SQLite): a failing one must still fail the transaction, whether
     /// its failure is seen by a later `send` (more than `sendAhead` follow it) or only before the
