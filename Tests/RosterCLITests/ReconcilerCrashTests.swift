@@ -7,19 +7,26 @@ import XCTest
 enum BigApply {
     static let users = 800
 
+    static let emails = (0..<users).map { String(format: "u%05d@crash.example", $0) }
+
     /// A directory of 800 users in 80 accounts of one customer: an apply of 1,682 changes.
     static func workspace(backend: TestStore = .current) throws -> Workspace {
-        let emails = (0..<Self.users).map { String(format: "u%05d@crash.example", $0) }
-        var accounts = "kind: Role\nid: viewer\npermissions: {streams: [read]}\n---\nkind: Customer\nid: crash\nowner: \(emails[0])\n"
-        for account in 0..<(Self.users / 10) {
-            accounts += "---\nkind: Account\nid: acc-\(account)\ncustomer: crash\nmembers:\n"
-            for member in 0..<10 { accounts += "  - user: \(emails[account * 10 + member])\n    roles: [viewer]\n" }
-        }
-        return try Workspace(files: [
+        try Workspace(files: [
             "roster.yaml": "version: 1\nsources: [directory]\npermissions:\n  streams: [read]\nlimits:\n  accountsPerCustomer: 1000\n",
             "directory/users.yaml": emails.map { "kind: User\nemail: \($0)\n" }.joined(separator: "---\n"),
-            "directory/accounts.yaml": accounts,
+            "directory/accounts.yaml": accounts(),
         ], backend: backend)
+    }
+
+    /// The role, the customer and its 80 accounts, each with `members` of the users, the next
+    /// account's starting 10 users on (10: each user in one account).
+    static func accounts(members: Int = 10) -> String {
+        var text = "kind: Role\nid: viewer\npermissions: {streams: [read]}\n---\nkind: Customer\nid: crash\nowner: \(emails[0])\n"
+        for account in 0..<(users / 10) {
+            text += "---\nkind: Account\nid: acc-\(account)\ncustomer: crash\nmembers:" + (members == 0 ? " []\n" : "\n")
+            for member in 0..<members { text += "  - user: \(emails[(account * 10 + member) % users])\n    roles: [viewer]\n" }
+        }
+        return text
     }
 
     /// The `roster` executable built beside the test bundle.
@@ -150,22 +157,12 @@ final class ReconcilerCrashTests: XCTestCase {
     /// the old serial or the new one, never between, and the next apply finishes the job.
     func testApplyKilledWhileEndingMembershipsLeavesTheOldOrTheNewSerial() throws {
         let ws = try BigApply.workspace()
-        // Each account with 100 of the 800 users: 8,000 memberships.
-        let emails = (0..<BigApply.users).map { String(format: "u%05d@crash.example", $0) }
-        func accounts(members: Int) -> String {
-            (0..<(BigApply.users / 10)).map { account in
-                "---\nkind: Account\nid: acc-\(account)\ncustomer: crash\nmembers:"
-                    + (0..<members).map { "\n  - user: \(emails[(account * 10 + $0) % BigApply.users])\n    roles: [viewer]" }.joined()
-                    + (members == 0 ? " []" : "") + "\n"
-            }.joined()
-        }
-        let customer = "kind: Role\nid: viewer\npermissions: {streams: [read]}\n---\nkind: Customer\nid: crash\nowner: \(emails[0])\n"
-        try ws.write("directory/accounts.yaml", customer + accounts(members: 100))
+        try ws.write("directory/accounts.yaml", BigApply.accounts(members: 100))  // 8,000 memberships
         let first = ws.run(["apply", "--auto-approve"])
         XCTAssertEqual(first.status, 0, first.stderr)
         XCTAssertEqual(try ws.int("SELECT COUNT(*) FROM memberships WHERE ended_at IS NULL"), 8000)
         let audited = try ws.int("SELECT COUNT(*) FROM audit")
-        try ws.write("directory/accounts.yaml", customer + accounts(members: 0))
+        try ws.write("directory/accounts.yaml", BigApply.accounts(members: 0))
         let logStart = BigApply.logPosition(ws)
         let arguments = ["apply", "--auto-approve", "--allow", "mass-removal", "--actor", "crash-test"]
         let killed = try BigApply.killApply(in: ws, arguments: arguments) { BigApply.logPosition(ws) - logStart > 1_000_000 }
