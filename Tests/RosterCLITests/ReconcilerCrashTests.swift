@@ -153,8 +153,8 @@ final class ReconcilerCrashTests: XCTestCase {
     }
 
     /// A second apply that ends 8,000 memberships (`UPDATE … FROM (VALUES …)`, 500 to a statement),
-    /// killed once its transaction has written 1 MB to the log (about 3 MB in all): the store is at
-    /// the old serial or the new one, never between, and the next apply finishes the job.
+    /// killed once its transaction has written 1 MB to the log: the store is at the old serial or
+    /// the new one, never between, and the next apply finishes the job.
     func testApplyKilledWhileEndingMembershipsLeavesTheOldOrTheNewSerial() throws {
         let ws = try BigApply.workspace()
         try ws.write("directory/accounts.yaml", BigApply.accounts(members: 100))  // 8,000 memberships
