@@ -16,14 +16,16 @@ extension SQLStore {
             try readMemberships(db, "m.user_id = ?", [user.0], into: &slice)
             let owned = try customers(db, "c.owner_id = ?", [user.0], into: &slice)
             try accounts(db, "a.owner_id = ?", [user.0], into: &slice)
-            for chunk in chunks(owned) { try accounts(db, "a.customer_id IN (\(marks(chunk)))", chunk, into: &slice) }
+            for chunk in chunks(owned) { try accounts(db, "a.customer_id IN (\(placeholders(chunk.count)))", chunk, into: &slice) }
             let scopes = slice.state.memberships.keys.map(\.scope)
             for chunk in chunks(scopes.filter { $0.kind == .account }.map(\.id)) {
-                try accounts(db, "a.id IN (\(marks(chunk)))", chunk, into: &slice)
+                try accounts(db, "a.id IN (\(placeholders(chunk.count)))", chunk, into: &slice)
             }
             let customerIDs = Set(scopes.filter { $0.kind == .customer }.map(\.id)).union(slice.state.accounts.values.map(\.customer))
                 .subtracting(slice.state.customers.keys)
-            for chunk in chunks(Array(customerIDs).sorted()) { _ = try customers(db, "c.id IN (\(marks(chunk)))", chunk, into: &slice) }
+            for chunk in chunks(Array(customerIDs).sorted()) {
+                _ = try customers(db, "c.id IN (\(placeholders(chunk.count)))", chunk, into: &slice)
+            }
             return slice
         }
     }
@@ -44,7 +46,8 @@ extension SQLStore {
             let owners = Set(slice.state.customers.values.map(\.owner) + slice.state.accounts.values.map(\.owner))
                 .subtracting(slice.state.users.keys)
             for chunk in chunks(owners.sorted()) {
-                try db.forEachRow("SELECT email, name, status FROM users WHERE email_key IN (\(marks(chunk)))", chunk) { row in
+                let sql = "SELECT email, name, status FROM users WHERE email_key IN (\(placeholders(chunk.count)))"
+                try db.forEachRow(sql, chunk) { row in
                     let user = UserState(email: try row.text(0), name: try row.optionalText(1),
                                          status: UserStatus(rawValue: try row.text(2)) ?? .inactive)
                     slice.state.users[user.key] = user
@@ -120,11 +123,6 @@ extension SQLStore {
             slice.state.accounts[account.id] = account
         }
     }
-}
-
-/// `?, ?, ?` for `values`.
-private func marks(_ values: [String]) -> String {
-    Array(repeating: "?", count: values.count).joined(separator: ", ")
 }
 
 /// `values` in pieces small enough for one statement's parameters.

@@ -79,8 +79,7 @@ extension SQLStore {
             let ids = scopes.filter { $0.kind == kind }.map(\.id).sorted()
             for chunk in stride(from: 0, to: ids.count, by: 500) {
                 let part = Array(ids[chunk..<min(ids.count, chunk + 500)])
-                let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
-                try db.forEachRow("SELECT id, name FROM \(table) WHERE id IN (\(marks))", part) { row in
+                try db.forEachRow("SELECT id, name FROM \(table) WHERE id IN (\(placeholders(part.count)))", part) { row in
                     names[ScopeRef(kind, try row.text(0))] = try row.optionalText(1)
                 }
             }
@@ -105,7 +104,7 @@ extension SQLStore {
                 try db.execute("""
                     UPDATE outbox SET status = 'delivered', delivered_at = ?, last_attempt_at = ?, token = NULL,
                         message = NULL, attempts = attempts + 1, last_error = NULL, next_attempt_epoch = NULL
-                    WHERE id IN (\(Array(repeating: "?", count: part.count).joined(separator: ", ")))
+                    WHERE id IN (\(placeholders(part.count)))
                         AND COALESCE(status, '') = 'pending'
                     """, [time, time] + ids)
             }
@@ -115,7 +114,7 @@ extension SQLStore {
                 try db.execute("""
                     UPDATE outbox SET status = v.column2, last_attempt_at = ?, attempts = attempts + 1,
                         last_error = v.column3, next_attempt_epoch = CAST(v.column4 AS DOUBLE PRECISION)
-                    FROM (VALUES \(Array(repeating: "(?, ?, ?, ?)", count: part.count).joined(separator: ", "))) AS v
+                    FROM (VALUES \(placeholderRows(part.count, width: 4))) AS v
                     WHERE outbox.id = v.column1 AND COALESCE(outbox.status, '') = 'pending'
                     """, [time] + part.flatMap { update -> SQLArguments in
                         [update.messageID, update.status.rawValue, update.error, update.nextAttempt?.timeIntervalSince1970]

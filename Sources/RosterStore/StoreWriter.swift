@@ -91,8 +91,7 @@ struct StoreWriter {
         let sorted = keys.sorted()
         for start in stride(from: 0, to: sorted.count, by: 500) {
             let part = Array(sorted[start..<min(sorted.count, start + 500)])
-            let marks = Array(repeating: "?", count: part.count).joined(separator: ", ")
-            try db.forEachRow("SELECT email_key, id FROM users WHERE email_key IN (\(marks))", part) { row in
+            try db.forEachRow("SELECT email_key, id FROM users WHERE email_key IN (\(placeholders(part.count)))", part) { row in
                 userIDs[try row.text(0)] = try row.integer(1)
             }
             missingUsers.formUnion(part.filter { userIDs[$0] == nil })

@@ -113,13 +113,12 @@ struct WriteBatches {
     private static func updateActiveMemberships(_ updates: [(id: String, row: SQLArguments)], set assignments: String,
                                                 _ db: any SQLSession) throws {
         guard let width = updates.first?.row.count else { return }
-        let placeholders = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
         for part in statementParts(updates, most: 500) {
             let size = part.count
             // VALUES columns are column1… on both backends.
             let changed = try db.execute("""
                 UPDATE memberships SET \(assignments)
-                FROM (VALUES \(Array(repeating: placeholders, count: size).joined(separator: ", "))) AS v
+                FROM (VALUES \(placeholderRows(size, width: width))) AS v
                 WHERE memberships.user_id = v.column1 AND memberships.scope_kind = v.column2
                     AND memberships.scope_id = v.column3 AND memberships.ended_at IS NULL
                 """, part.flatMap(\.row))
@@ -143,12 +142,21 @@ extension SQLSession {
     /// power-of-two parts, so only a few distinct statements are ever prepared.
     func insert(into table: String, columns: [String], rows: [SQLArguments], suffix: String = "") throws {
         let most = max(1, min(512, 16_000 / columns.count))
-        let placeholders = "(" + Array(repeating: "?", count: columns.count).joined(separator: ", ") + ")"
         let head = "INSERT INTO \(table) (\(columns.joined(separator: ", "))) VALUES "
         for part in statementParts(rows, most: most) {
-            try send(head + Array(repeating: placeholders, count: part.count).joined(separator: ", ") + suffix, rows: part)
+            try send(head + placeholderRows(part.count, width: columns.count) + suffix, rows: part)
         }
     }
+}
+
+/// `?, ?, ?`: `count` placeholders.
+func placeholders(_ count: Int) -> String {
+    Array(repeating: "?", count: count).joined(separator: ", ")
+}
+
+/// `(?, ?), (?, ?)`: the placeholders of `rows` rows of `width` values, for a multi-row `VALUES`.
+func placeholderRows(_ rows: Int, width: Int) -> String {
+    Array(repeating: "(" + placeholders(width) + ")", count: rows).joined(separator: ", ")
 }
 
 /// `items` in the parts that statements of a batch take: `most` while that many are left, then
