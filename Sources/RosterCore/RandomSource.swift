@@ -52,29 +52,52 @@ public final class SeededRandomSource: RandomSource, RandomNumberGenerator, @unc
 
 /// base64url without padding (RFC 4648 §5), as used for invitation tokens.
 public func base64URL(_ bytes: [UInt8]) -> String {
-    let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
-    var out: [UInt8] = []
-    var index = 0
-    while index < bytes.count {
-        let b0 = Int(bytes[index])
-        let b1 = index + 1 < bytes.count ? Int(bytes[index + 1]) : 0
-        let b2 = index + 2 < bytes.count ? Int(bytes[index + 2]) : 0
-        out.append(alphabet[b0 >> 2])
-        out.append(alphabet[((b0 & 0x03) << 4) | (b1 >> 4)])
-        if index + 1 < bytes.count { out.append(alphabet[((b1 & 0x0F) << 2) | (b2 >> 6)]) }
-        if index + 2 < bytes.count { out.append(alphabet[b2 & 0x3F]) }
-        index += 3
+    let alphabet: StaticString = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return alphabet.withUTF8Buffer { alphabet in
+        String(unsafeUninitializedCapacity: (bytes.count * 4 + 2) / 3) { out in
+            var count = 0
+            var index = 0
+            while index < bytes.count {
+                let b0 = Int(bytes[index])
+                let b1 = index + 1 < bytes.count ? Int(bytes[index + 1]) : 0
+                let b2 = index + 2 < bytes.count ? Int(bytes[index + 2]) : 0
+                out[count] = alphabet[b0 >> 2]
+                out[count + 1] = alphabet[((b0 & 0x03) << 4) | (b1 >> 4)]
+                count += 2
+                if index + 1 < bytes.count {
+                    out[count] = alphabet[((b1 & 0x0F) << 2) | (b2 >> 6)]
+                    count += 1
+                }
+                if index + 2 < bytes.count {
+                    out[count] = alphabet[b2 & 0x3F]
+                    count += 1
+                }
+                index += 3
+            }
+            return count
+        }
     }
-    return String(decoding: out, as: UTF8.self)
 }
 
 /// Lower-case hex of `bytes`.
 public func hex(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var out: [UInt8] = []
-    for byte in bytes {
-        out.append(digits[Int(byte >> 4)])
-        out.append(digits[Int(byte & 0x0F)])
+    if let text = bytes.withContiguousStorageIfAvailable({ hex(UnsafeRawBufferPointer($0)) }) { return text }
+    return Array(bytes).withUnsafeBytes { hex($0) }
+}
+
+/// The same, written straight into the string's storage (an audit record hashes to one of
+/// these, 440,000 of them in a first apply).
+public func hex(_ bytes: UnsafeRawBufferPointer) -> String {
+    String(unsafeUninitializedCapacity: bytes.count * 2) { out in
+        for (index, byte) in bytes.enumerated() {
+            out[2 * index] = hexDigit(byte >> 4)
+            out[2 * index + 1] = hexDigit(byte & 0x0F)
+        }
+        return bytes.count * 2
     }
-    return String(decoding: out, as: UTF8.self)
+}
+
+@inline(__always)
+private func hexDigit(_ value: UInt8) -> UInt8 {
+    value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value
 }

@@ -6,11 +6,18 @@ import RosterCore
 /// before it, so a rewritten or deleted record breaks every hash after it.
 enum AuditChain {
     static let genesis = String(repeating: "0", count: 64)
+    private static let newline: [UInt8] = [UInt8(ascii: "\n")]
 
     static func hash(previous: String, serial: Int, at: String, actor: String, commit: String?,
                      action: String, entityType: String, entityID: String, change: String) -> String {
-        let fields = [previous, String(serial), at, actor, commit ?? "", action, entityType, entityID, change]
-        return hex(SHA256.hash(data: Data(fields.joined(separator: "\n").utf8)))
+        // The fields joined by newlines, hashed as they are read rather than joined first.
+        var hasher = SHA256()
+        for (index, var field) in [previous, String(serial), at, actor, commit ?? "", action, entityType, entityID, change]
+            .enumerated() {
+            if index > 0 { hasher.update(data: newline) }
+            field.withUTF8 { hasher.update(bufferPointer: UnsafeRawBufferPointer($0)) }
+        }
+        return hasher.finalize().withUnsafeBytes { hex($0) }
     }
 
     /// Checks every record in order, and that the last one is the `head` the store recorded.

@@ -6,6 +6,25 @@ import XCTest
 /// thresholds, diagnostic order and a few validation rules on hand-built directories.
 final class CoreTests: XCTestCase {
 
+    // MARK: Encodings
+
+    /// RFC 4648's test vectors (§10), in the URL alphabet without padding, and the two letters
+    /// that differ from standard base64.
+    func testBase64URLEncodesRFC4648Vectors() {
+        let vectors = ["": "", "f": "Zg", "fo": "Zm8", "foo": "Zm9v", "foob": "Zm9vYg", "fooba": "Zm9vYmE", "foobar": "Zm9vYmFy"]
+        for (text, encoded) in vectors { XCTAssertEqual(base64URL(Array(text.utf8)), encoded, text) }
+        XCTAssertEqual(base64URL([0xFB, 0xFF, 0xBF]), "-_-_")
+        XCTAssertEqual(base64URL(Array(repeating: 0xFF, count: 32)).count, 43, "a token: 32 bytes, 43 letters")
+    }
+
+    func testHexIsLowerCaseTwoDigitsABytePerSequenceKind() {
+        let bytes: [UInt8] = [0x00, 0x09, 0x0A, 0x7F, 0x80, 0xAB, 0xFF]
+        XCTAssertEqual(hex(bytes), "00090a7f80abff")
+        XCTAssertEqual(hex(bytes.lazy.map { $0 }), "00090a7f80abff", "a sequence without contiguous storage")
+        XCTAssertEqual(bytes.withUnsafeBytes { hex($0) }, "00090a7f80abff")
+        XCTAssertEqual(hex([UInt8]()), "")
+    }
+
     // MARK: Suggestion.closest
 
     func testSuggestionFindsTypos() {
