@@ -20,8 +20,13 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// The page size of a new store's file, in bytes (an existing file keeps its own).
     static let pageSize = 16384
 
-    /// How many statements a write transaction sends ahead of its thread (`SQLiteSender`).
-    static let sendAhead = 8
+    /// How many statements a write transaction sends ahead of its thread (`SQLiteSender`). A
+    /// flush of a first apply's gathered rows is some 25 statements (every table's rows, the
+    /// last part of each in power-of-two sizes): with 8, the transaction's thread waited for the
+    /// sender in the middle of each flush, and the sender then ran dry while the next rows were
+    /// built; with 32 a whole flush goes ahead, and a first apply's transaction took 2.5–4 s
+    /// less (BENCHMARKS.md, 2026-12-06).
+    static let sendAhead = 32
 
     /// From how many changed rows a transaction's commit leaves its checkpoint to a thread of
     /// its own (`SQLiteCheckpointer`) instead of copying the WAL into the file before it returns.
