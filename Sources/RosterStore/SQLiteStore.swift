@@ -157,8 +157,10 @@ public final class SQLiteStore: SQLStore, Sendable {
                 let connection = db.sqliteConnection
                 let changesBefore = sqlite3_total_changes64(connection)
                 var large = false
-                // Whatever the commit does: the writer's later commits checkpoint as before.
-                defer { if large { sqlite3_wal_autocheckpoint(connection, Self.autocheckpointPages) } }
+                // While a large transaction's checkpoint copies (and writes out) on its own thread,
+                // a commit here leaves checkpoints to it; once it is done, commits checkpoint as
+                // before.
+                sqlite3_wal_autocheckpoint(connection, checkpointer.isRunning ? 0 : Self.autocheckpointPages)
                 try db.inTransaction(kind) {
                     let sender = SQLiteSender(db: db)
                     // Before GRDB commits or rolls back: no statement may still run then.
