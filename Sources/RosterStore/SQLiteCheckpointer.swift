@@ -8,11 +8,11 @@ import GRDBSQLite
 /// SQLite checkpoints on the connection that commits, as part of the commit, once the WAL holds
 /// more than 1,000 pages: after the 440,000 changes of a first apply that is some 465 MB copied
 /// before `apply` can go on, about 3 s (BENCHMARKS.md). A commit of 10,000 rows or more skips
-/// it (`SQLiteStore.largeTransaction`) and this runs a PASSIVE checkpoint instead: it takes no
-/// lock a reader or the writer waits for, the writer's later commits skip their own checkpoints
-/// while it runs (SQLite finds the checkpoint lock taken), and a crash in the middle of it is a
-/// checkpoint SQLite finishes at the next open, as always. The store waits for it before it
-/// closes.
+/// it (`SQLiteStore.largeTransaction`) and this runs a PASSIVE checkpoint instead, then syncs the
+/// file (`writeOut`): it takes no lock a reader or the writer waits for, the writer's later
+/// commits skip their own checkpoints while it runs (`isRunning`), and a crash in the middle of
+/// it is a checkpoint SQLite finishes at the next open, as always. The store waits for it before
+/// it closes.
 final class SQLiteCheckpointer: @unchecked Sendable {
     // @unchecked: `running` is guarded by `lock`; `path` and `done` are constants.
     private let path: String
@@ -48,7 +48,8 @@ final class SQLiteCheckpointer: @unchecked Sendable {
         thread.start()
     }
 
-    /// Whether a checkpoint is copying: the writer's commits leave checkpoints to it meanwhile.
+    /// Whether a checkpoint is copying or writing out: the writer's commits leave checkpoints to
+    /// it meanwhile.
     var isRunning: Bool {
         lock.withLock { running }
     }

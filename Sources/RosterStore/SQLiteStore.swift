@@ -24,8 +24,8 @@ public final class SQLiteStore: SQLStore, Sendable {
     /// flush of a first apply's gathered rows is some 25 statements (every table's rows, the
     /// last part of each in power-of-two sizes): with 8, the transaction's thread waited for the
     /// sender in the middle of each flush, and the sender then ran dry while the next rows were
-    /// built; with 32 a whole flush goes ahead, and a first apply's transaction took 2.5–4 s
-    /// less (BENCHMARKS.md, 2026-12-06).
+    /// built; with 32 a whole flush goes ahead, and a first apply's transaction took 3.5–4.4 s
+    /// less in three interleaved rounds (BENCHMARKS.md, 2026-12-06).
     static let sendAhead = 32
 
     /// From how many changed rows a transaction's commit leaves its checkpoint to a thread of

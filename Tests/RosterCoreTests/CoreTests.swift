@@ -17,7 +17,7 @@ final class CoreTests: XCTestCase {
         XCTAssertEqual(base64URL(Array(repeating: 0xFF, count: 32)).count, 43, "a token: 32 bytes, 43 letters")
     }
 
-    func testHexIsLowerCaseTwoDigitsABytePerSequenceKind() {
+    func testHexIsTwoLowerCaseDigitsPerByteForEveryKindOfSequence() {
         let bytes: [UInt8] = [0x00, 0x09, 0x0A, 0x7F, 0x80, 0xAB, 0xFF]
         XCTAssertEqual(hex(bytes), "00090a7f80abff")
         XCTAssertEqual(hex(bytes.lazy.map { $0 }), "00090a7f80abff", "a sequence without contiguous storage")
